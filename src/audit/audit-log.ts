@@ -1,0 +1,62 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Principal } from '../auth/principal.js';
+import { AuditEntry, type AuditChanges } from './audit-entry.entity.js';
+
+export type Snapshot = Record<string, unknown>;
+
+const secretField = /password|secret|token|privatekey/i;
+export const redacted = '[REDACTED]';
+
+/** What a request knows about itself, for the audit trail. */
+export interface AuditActor {
+  principal: Principal | null;
+  requestId: string;
+}
+
+/**
+ * Adds an audit entry to the unit of work of `em`, so it is written in the same transaction as
+ * the change it describes: both land, or neither. Only changed fields are recorded.
+ */
+export function recordAudit(
+  em: EntityManager,
+  actor: AuditActor,
+  change: {
+    action: string;
+    entityType: string;
+    entityId: string | number;
+    before: Snapshot | null;
+    after: Snapshot | null;
+  },
+): void {
+  const entry = new AuditEntry();
+  entry.actorId = actor.principal?.userId ?? null;
+  entry.actorName = actor.principal?.username ?? 'system';
+  entry.action = change.action;
+  entry.entityType = change.entityType;
+  entry.entityId = String(change.entityId);
+  entry.changes = diff(change.before, change.after);
+  entry.requestId = actor.requestId;
+  em.persist(entry);
+}
+
+export function diff(before: Snapshot | null, after: Snapshot | null): AuditChanges {
+  const changes: AuditChanges = {};
+  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  for (const key of keys) {
+    const from = normalise(before?.[key]);
+    const to = normalise(after?.[key]);
+    if (JSON.stringify(from) === JSON.stringify(to)) continue;
+    changes[key] = secretField.test(key)
+      ? {
+          before: before && key in before ? redacted : null,
+          after: after && key in after ? redacted : null,
+        }
+      : { before: before ? from : null, after: after ? to : null };
+  }
+  return changes;
+}
+
+function normalise(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  return value ?? null;
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { UnauthenticatedError } from '../shared/app-error.js';
+import type { KeyRing } from './signing-keys.js';
+
+export const tokenIssuer = 'graphcron';
+export const userAudience = 'graphcron-api';
+
+export interface AccessTokenClaims {
+  userId: number;
+  sessionId: string;
+}
+
+export async function signAccessToken(
+  keys: KeyRing,
+  claims: AccessTokenClaims,
+  ttlSeconds: number,
+): Promise<{ token: string; expiresAt: Date }> {
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const expiresAt = issuedAt + ttlSeconds;
+  const token = await new SignJWT({ sid: claims.sessionId })
+    .setProtectedHeader({ alg: 'RS256', kid: keys.kid, typ: 'JWT' })
+    .setIssuer(tokenIssuer)
+    .setAudience(userAudience)
+    .setSubject(String(claims.userId))
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt)
+    .setJti(randomUUID())
+    .sign(keys.privateKey);
+  return { token, expiresAt: new Date(expiresAt * 1000) };
+}
+
+export async function verifyAccessToken(keys: KeyRing, token: string): Promise<AccessTokenClaims> {
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      (header: JWTHeaderParameters) => {
+        const key = header.kid ? keys.publicKeys.get(header.kid) : undefined;
+        if (!key) throw new errors.JWKSNoMatchingKey();
+        return key;
+      },
+      { issuer: tokenIssuer, audience: userAudience, algorithms: ['RS256'] },
+    );
+    const userId = Number(payload.sub);
+    if (!Number.isInteger(userId) || typeof payload.sid !== 'string') {
+      throw new UnauthenticatedError('The access token is malformed; log in again.');
+    }
+    return { userId, sessionId: payload.sid };
+  } catch (error) {
+    if (error instanceof UnauthenticatedError) throw error;
+    if (error instanceof errors.JWTExpired) {
+      throw new UnauthenticatedError('The access token has expired; refresh it or log in again.');
+    }
+    throw new UnauthenticatedError('The access token is not valid; log in again.');
+  }
+}

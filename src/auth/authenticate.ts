@@ -1,0 +1,79 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UnauthenticatedError } from '../shared/app-error.js';
+import type { UserRole } from '../users/user-role.js';
+import { verifyAccessToken } from './access-tokens.js';
+import type { Principal } from './principal.js';
+import { apiTokenPrefix, sha256 } from './secrets.js';
+import type { KeyRing } from './signing-keys.js';
+
+interface PrincipalRow {
+  user_id: number;
+  username: string;
+  role: UserRole;
+  is_enabled: boolean;
+  credential_id: string | number;
+  is_valid: boolean;
+}
+
+/**
+ * Resolves an `Authorization` header to a principal. Returns null when there is no header;
+ * throws UnauthenticatedError for a header that does not identify an enabled user. The role is
+ * read from the database on every request, so a changed role or a disabled user takes effect
+ * at once.
+ */
+export async function authenticate(
+  em: EntityManager,
+  keys: KeyRing,
+  authorization: string | undefined,
+): Promise<Principal | null> {
+  if (!authorization) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match?.[1]) {
+    throw new UnauthenticatedError('The Authorization header must be "Bearer <token>".');
+  }
+  const token = match[1];
+  return token.startsWith(apiTokenPrefix) ? byApiToken(em, token) : byAccessToken(em, keys, token);
+}
+
+async function byAccessToken(em: EntityManager, keys: KeyRing, token: string): Promise<Principal> {
+  const claims = await verifyAccessToken(keys, token);
+  const [row] = await em.execute<PrincipalRow[]>(
+    `select u.id as user_id, u.username, u.role, u.is_enabled, s.id as credential_id,
+            (s.revoked_at is null and s.expires_at > now()) as is_valid
+       from sessions s join users u on u.id = s.user_id
+      where s.id = ? and u.id = ?`,
+    [claims.sessionId, claims.userId],
+  );
+  return toPrincipal(row, 'The session has ended; log in again.', (r) => ({
+    sessionId: String(r.credential_id),
+    apiTokenId: null,
+  }));
+}
+
+async function byApiToken(em: EntityManager, token: string): Promise<Principal> {
+  // Looked up by hash: the comparison happens on a digest, never on the secret itself.
+  const [row] = await em.execute<PrincipalRow[]>(
+    `update api_tokens t
+        set last_used_at = case when t.last_used_at is null or t.last_used_at < now() - interval '1 minute'
+                                then now() else t.last_used_at end
+       from users u
+      where u.id = t.user_id and t.token_hash = ?
+  returning u.id as user_id, u.username, u.role, u.is_enabled, t.id as credential_id,
+            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid`,
+    [sha256(token)],
+  );
+  return toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
+    sessionId: null,
+    apiTokenId: Number(r.credential_id),
+  }));
+}
+
+function toPrincipal(
+  row: PrincipalRow | undefined,
+  invalidMessage: string,
+  credential: (row: PrincipalRow) => Pick<Principal, 'sessionId' | 'apiTokenId'>,
+): Principal {
+  if (!row || !row.is_valid) throw new UnauthenticatedError(invalidMessage);
+  if (!row.is_enabled) throw new UnauthenticatedError('This user is disabled.');
+  return { userId: row.user_id, username: row.username, role: row.role, ...credential(row) };
+}

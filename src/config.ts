@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { LogLevel } from './shared/logger.js';
+
+/** Everything the server reads from the environment, parsed once. */
+export interface Config {
+  /** HTTP and WebSocket port. `PORT`, default 4000. */
+  readonly port: number;
+  /** Interface to listen on. `HOST`, default `0.0.0.0`. */
+  readonly host: string;
+  /** PostgreSQL URL; when unset an embedded cluster under `dataDir` is used. */
+  readonly databaseUrl: string | undefined;
+  /** Local state (embedded database). `GRAPHCRON_DATA_DIR`, default `./.data`. */
+  readonly dataDir: string;
+  readonly adminUsername: string;
+  /** When unset, a random password is generated and printed once, on first start. */
+  readonly adminPassword: string | undefined;
+  /** PEM (PKCS#8) RSA key that signs access tokens; when unset one is generated and stored. */
+  readonly jwtPrivateKeyPem: string | undefined;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  /** Failed logins allowed per username, and per client address, within the window. */
+  readonly loginMaxFailuresPerUser: number;
+  readonly loginMaxFailuresPerAddress: number;
+  readonly loginFailureWindowSeconds: number;
+  readonly maxQueryDepth: number;
+  /** Upper bound on lexical tokens in one GraphQL document. */
+  readonly maxQueryTokens: number;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  return Object.freeze({
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    dataDir: path.resolve(env.GRAPHCRON_DATA_DIR?.trim() || '.data'),
+    adminUsername: env.GRAPHCRON_ADMIN_USERNAME?.trim() || 'admin',
+    adminPassword: env.GRAPHCRON_ADMIN_PASSWORD || undefined,
+    jwtPrivateKeyPem: env.GRAPHCRON_JWT_PRIVATE_KEY?.replace(/\\n/g, '\n') || undefined,
+    accessTokenTtlSeconds: integer(env, 'GRAPHCRON_ACCESS_TOKEN_TTL_SECONDS', 900, 1, 86_400),
+    refreshTokenTtlSeconds: integer(
+      env,
+      'GRAPHCRON_REFRESH_TOKEN_TTL_SECONDS',
+      30 * 86_400,
+      60,
+      365 * 86_400,
+    ),
+    loginMaxFailuresPerUser: integer(env, 'GRAPHCRON_LOGIN_MAX_FAILURES_PER_USER', 5, 1, 10_000),
+    loginMaxFailuresPerAddress: integer(
+      env,
+      'GRAPHCRON_LOGIN_MAX_FAILURES_PER_ADDRESS',
+      50,
+      1,
+      100_000,
+    ),
+    loginFailureWindowSeconds: integer(
+      env,
+      'GRAPHCRON_LOGIN_FAILURE_WINDOW_SECONDS',
+      900,
+      1,
+      86_400,
+    ),
+    maxQueryDepth: integer(env, 'GRAPHCRON_MAX_QUERY_DEPTH', 12, 2, 100),
+    maxQueryTokens: integer(env, 'GRAPHCRON_MAX_QUERY_TOKENS', 5000, 100, 1_000_000),
+    logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
+  });
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function logLevel(raw: string | undefined): LogLevel {
+  const value = raw?.trim() || 'info';
+  if (['debug', 'info', 'warn', 'error', 'silent'].includes(value)) return value as LogLevel;
+  throw new ConfigError(
+    `GRAPHCRON_LOG_LEVEL must be one of debug, info, warn, error, silent, got "${value}"`,
+  );
+}

@@ -1,0 +1,31 @@
+import 'reflect-metadata';
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { migrationsList } from '../migrations/index.js';
+import { entities } from './database/entities.js';
+
+/** The ORM configuration shared by the server, the migration scripts and the tests. */
+export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
+  return defineConfig({
+    clientUrl,
+    entities,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    // Discovery is explicit (the list above), so it works the same from src/ and dist/.
+    discovery: { warnWhenNoEntities: true },
+    migrations: {
+      migrationsList,
+      snapshot: false,
+      silent: true,
+      transactional: true,
+      allOrNothing: true,
+      path: 'migrations',
+      pathTs: 'migrations',
+      emit: 'ts',
+    },
+    pool: { min: 0, max: 20 },
+    debug: false,
+    ...overrides,
+  });
+}

@@ -1,0 +1,16 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Principal } from '../auth/principal.js';
+import type { AppError } from '../shared/app-error.js';
+import type { Services } from './services.js';
+
+/** Everything a resolver gets for one GraphQL operation. */
+export interface RequestContext {
+  /** A fresh entity manager for this operation. */
+  readonly em: EntityManager;
+  readonly principal: Principal | null;
+  /** Why the presented credentials were refused; raised when an operation needs them. */
+  readonly authFailure: AppError | null;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly services: Services;
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import express, { type Request } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { authenticate } from '../auth/authenticate.js';
+import type { KeyRing } from '../auth/signing-keys.js';
+import type { Config } from '../config.js';
+import { AppError } from '../shared/app-error.js';
+import type { Logger } from '../shared/logger.js';
+import type { RequestContext } from './context.js';
+import { createFormatError, isExpectedError } from './format-error.js';
+import { depthLimitRule } from './query-limits.js';
+import type { Services } from './services.js';
+
+export interface HttpServerDeps {
+  config: Config;
+  orm: MikroORM;
+  schema: GraphQLSchema;
+  services: Services;
+  keys: KeyRing;
+  logger: Logger;
+}
+
+export interface RunningHttpServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish, closes WebSockets. */
+  stop(): Promise<void>;
+}
+
+export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttpServer> {
+  const { config, orm, schema, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+
+  const buildContext = async (
+    authorization: string | undefined,
+    requestId: string,
+    clientAddress: string,
+  ): Promise<RequestContext> => {
+    const em = orm.em.fork();
+    let principal = null;
+    let authFailure: AppError | null = null;
+    try {
+      principal = await authenticate(em, deps.keys, authorization);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      authFailure = error;
+    }
+    return { em, principal, authFailure, requestId, clientAddress, services: deps.services };
+  };
+
+  const wsCleanup = useServer<Record<string, unknown>, { requestId: string }>(
+    {
+      schema,
+      context: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const authorization =
+          typeof params.authorization === 'string' ? params.authorization : undefined;
+        const socket = (ctx.extra as unknown as { request: Request }).request.socket;
+        return buildContext(authorization, randomUUID(), socket.remoteAddress ?? 'unknown');
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    formatError: createFormatError(),
+    validationRules: [depthLimitRule(config.maxQueryDepth)],
+    parseOptions: { maxTokens: config.maxQueryTokens },
+    includeStacktraceInErrorResponses: false,
+    // main.ts owns the shutdown order (HTTP, then database); Apollo must not race it.
+    stopOnTerminationSignals: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+      errorLoggingPlugin(logger),
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await orm.em.getConnection().execute('select 1');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'database unreachable' });
+    }
+  });
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    res.json(deps.keys.jwks);
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const header = req.header('x-request-id');
+        const requestId = header && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
+        res.setHeader('x-request-id', requestId);
+        return buildContext(
+          req.header('authorization'),
+          requestId,
+          req.socket.remoteAddress ?? 'unknown',
+        );
+      },
+    }),
+  );
+
+  await listen(httpServer, config.port, config.host);
+  const { port } = httpServer.address() as AddressInfo;
+  const shownHost = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${shownHost}:${port}/graphql`,
+    stop() {
+      stopping ??= apollo.stop();
+      return stopping;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Logs every unexpected error once, with the request id the client got in `x-request-id`. */
+function errorLoggingPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          for (const error of errors) {
+            if (isExpectedError(error)) continue;
+            logger.error('unexpected error in GraphQL operation', {
+              requestId: contextValue.requestId,
+              operationName,
+              path: error.path,
+              error: error.originalError ?? error,
+            });
+          }
+        },
+      };
+    },
+  };
+}

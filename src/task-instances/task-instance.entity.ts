@@ -1,0 +1,120 @@
+import {
+  Entity,
+  Enum,
+  Index,
+  ManyToOne,
+  PrimaryKey,
+  Property,
+  Unique,
+} from '@mikro-orm/decorators/legacy';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Task } from '../tasks/task.entity.js';
+import { TaskKind } from '../tasks/task-kind.js';
+import { TaskInstanceStatus } from './task-instance-status.js';
+import { TaskInstanceTrigger } from './task-instance-trigger.js';
+
+/**
+ * One run of a task. It keeps a snapshot of the task's fields as they were when it was created,
+ * so editing or deleting the task later does not rewrite history.
+ */
+@ObjectType({ description: 'One run of a task, with a snapshot of the task as it was then.' })
+@Entity({ tableName: 'task_instances' })
+@Unique({ name: 'task_instances_task_scheduled_unique', properties: ['task', 'scheduledAt'] })
+@Index({ properties: ['status'] })
+export class TaskInstance {
+  /** Snowflake id (time, machine, sequence), a bigint carried as a string. */
+  @Field(() => ID)
+  @PrimaryKey({ type: 'bigint', autoincrement: false })
+  id!: string;
+
+  /** Null once the task is deleted; the snapshot below remains. */
+  @ManyToOne(() => Task, { nullable: true, deleteRule: 'set null' })
+  task: Task | null = null;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 100 })
+  taskName!: string;
+
+  @Field(() => TaskKind)
+  @Enum({ items: () => TaskKind })
+  kind!: TaskKind;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  command!: string;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'string', length: 200, nullable: true })
+  cronExpression: string | null = null;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 64 })
+  timeZone!: string;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  timeoutSeconds!: number;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  retryTimes!: number;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  maxParallelRuns!: number;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 100 })
+  tag!: string;
+
+  @Field(() => TaskInstanceTrigger)
+  @Enum({ items: () => TaskInstanceTrigger })
+  trigger!: TaskInstanceTrigger;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'The fire time this run was created for (cron runs); unique per task.',
+  })
+  @Property({ type: 'datetime', nullable: true })
+  scheduledAt: Date | null = null;
+
+  @Field(() => TaskInstanceStatus)
+  @Enum({ items: () => TaskInstanceStatus, type: 'smallint' })
+  status: TaskInstanceStatus = TaskInstanceStatus.SCHEDULED;
+
+  @Field(() => Int, { description: '1 for the first try, then 2, 3, ... for retries.' })
+  @Property({ type: 'integer', default: 1 })
+  attempt: number = 1;
+
+  @Field(() => Int, { nullable: true })
+  @Property({ type: 'integer', nullable: true })
+  exitCode: number | null = null;
+
+  @Field(() => ID, { nullable: true, description: 'Executor of the current attempt (snapshot).' })
+  @Property({ type: 'integer', nullable: true })
+  executorId: number | null = null;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'string', length: 100, nullable: true })
+  executorName: string | null = null;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'string', length: 300, nullable: true })
+  executorHost: string | null = null;
+
+  @Field(() => Date)
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Field(() => Date)
+  @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: 'datetime', nullable: true })
+  startedAt: Date | null = null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: 'datetime', nullable: true })
+  finishedAt: Date | null = null;
+}

@@ -1,0 +1,115 @@
+import {
+  Entity,
+  Enum,
+  Index,
+  ManyToMany,
+  ManyToOne,
+  PrimaryKey,
+  Property,
+} from '@mikro-orm/decorators/legacy';
+import { Collection } from '@mikro-orm/core';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js';
+import { User } from '../users/user.entity.js';
+import { FrequencyMode } from './frequency-mode.js';
+import { RoutingStrategy } from './routing-strategy.js';
+import { TaskKind } from './task-kind.js';
+
+@ObjectType({ description: 'What to run, where, and when.' })
+@Entity({ tableName: 'tasks' })
+export class Task {
+  @Field(() => ID)
+  @PrimaryKey({ type: 'integer', autoincrement: true })
+  id!: number;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 100 })
+  name!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text', default: '' })
+  description: string = '';
+
+  @Field(() => TaskKind)
+  @Enum({ items: () => TaskKind })
+  kind: TaskKind = TaskKind.SHELL;
+
+  @Field(() => String, { description: 'For SHELL tasks, the command line given to `/bin/sh -c`.' })
+  @Property({ type: 'text' })
+  command!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Cron expression with an optional leading seconds field (5 or 6 fields); null means the ' +
+      'task runs only when asked (manual).',
+  })
+  @Property({ type: 'string', length: 200, nullable: true })
+  cronExpression: string | null = null;
+
+  @Field(() => String, { description: 'IANA time zone the cron expression is read in.' })
+  @Property({ type: 'string', length: 64, default: 'UTC' })
+  timeZone: string = 'UTC';
+
+  @Field(() => FrequencyMode)
+  @Enum({ items: () => FrequencyMode, default: FrequencyMode.REPEAT })
+  frequency: FrequencyMode = FrequencyMode.REPEAT;
+
+  @Field(() => Int, { nullable: true, description: 'Number of fires for `frequency: TIMES`.' })
+  @Property({ type: 'integer', nullable: true })
+  frequencyTimes: number | null = null;
+
+  @Field(() => Int, { description: 'A run longer than this is killed and ends as TIMEOUT_ENDING.' })
+  @Property({ type: 'integer', default: 3600 })
+  timeoutSeconds: number = 3600;
+
+  @Field(() => Int, { description: 'How many times a failed run is tried again.' })
+  @Property({ type: 'integer', default: 0 })
+  retryTimes: number = 0;
+
+  @Field(() => Int)
+  @Property({ type: 'integer', default: 10 })
+  retryIntervalSeconds: number = 10;
+
+  @Field(() => Int, { description: 'Runs of this task allowed at the same time.' })
+  @Property({ type: 'integer', default: 1 })
+  maxParallelRuns: number = 1;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 100, default: '' })
+  tag: string = '';
+
+  @Field(() => RoutingStrategy)
+  @Enum({ items: () => RoutingStrategy, default: RoutingStrategy.ROUND_ROBIN })
+  routingStrategy: RoutingStrategy = RoutingStrategy.ROUND_ROBIN;
+
+  @Field(() => Boolean, { description: 'A disabled task is not fired by its schedule.' })
+  @Property({ type: 'boolean', default: true })
+  isEnabled: boolean = true;
+
+  @Field(() => Date, { nullable: true, description: 'When the schedule fires next.' })
+  @Index()
+  @Property({ type: 'datetime', nullable: true })
+  nextFireAt: Date | null = null;
+
+  /** Where it may run, in order (FAILOVER uses the order of ids). */
+  @ManyToMany(() => ExecutorBinding, undefined, {
+    pivotTable: 'task_bindings',
+    joinColumn: 'task_id',
+    inverseJoinColumn: 'binding_id',
+    owner: true,
+  })
+  bindings = new Collection<ExecutorBinding>(this);
+
+  /** Who may change it besides admins; null once the owner is deleted. */
+  @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
+  owner: User | null = null;
+
+  @Field(() => Date)
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Field(() => Date)
+  @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

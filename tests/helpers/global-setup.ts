@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '../../src/database/embedded-postgres.js';
+import { openDatabase } from '../../src/database/orm.js';
+import { admin, databaseUrlFor } from '../../src/database/scratch-database.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseServerUrl: string;
+    templateDatabase: string;
+  }
+}
+
+/**
+ * One PostgreSQL for the whole run (TEST_DATABASE_URL / DATABASE_URL, else an embedded one in a
+ * temporary folder), and one migrated template database that each test file clones.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+  let embedded: EmbeddedPostgres | undefined;
+  let folder: string | undefined;
+  if (!external) {
+    // Under the system temp folder, which the `postgres` user can enter when we run as root.
+    folder = mkdtempSync(path.join(tmpdir(), 'graphcron-test-'));
+    chmodSync(folder, 0o755);
+    embedded = await startEmbeddedPostgres({ folder });
+  }
+  const serverUrl = external ?? embedded!.url;
+  const templateDatabase = `graphcron_template_${process.pid}`;
+  await admin(serverUrl, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`);
+  await admin(serverUrl, `CREATE DATABASE ${templateDatabase}`);
+  const orm = await openDatabase(databaseUrlFor(serverUrl, templateDatabase));
+  await orm.close();
+
+  project.provide('databaseServerUrl', serverUrl);
+  project.provide('templateDatabase', templateDatabase);
+
+  return async () => {
+    await admin(serverUrl, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`).catch(
+      () => undefined,
+    );
+    await embedded?.stop();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  };
+}
