@@ -2,9 +2,9 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { printSchemaFile } from '../src/server/print-schema.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// npm runs scripts from the package root.
+const root = process.cwd();
 writeFileSync(path.join(root, 'schema', 'schema.graphql'), await printSchemaFile());
 console.log('wrote schema/schema.graphql');

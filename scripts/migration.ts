@@ -3,12 +3,12 @@
 // Both work on a scratch database: DATABASE_URL's cluster if set, else an embedded one.
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
 import { openDatabase } from '../src/database/orm.js';
 import { withScratchDatabase } from '../src/database/scratch-database.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// npm runs scripts from the package root.
+const root = process.cwd();
 const migrationsDir = path.join(root, 'migrations');
 
 async function main(command: string | undefined): Promise<number> {

@@ -6,6 +6,8 @@ import { buildGraphqlSchema } from './server/build-schema.js';
 import { startHttpServer } from './server/http-server.js';
 import { createServices } from './server/services.js';
 import type { Logger } from './shared/logger.js';
+import { acquireMachineIdLease } from './shared/machine-id-lease.js';
+import { SnowflakeGenerator } from './shared/snowflake.js';
 import { ensureInitialAdmin, type InitialAdmin } from './users/initial-admin.js';
 
 export interface RunningApp {
@@ -13,6 +15,8 @@ export interface RunningApp {
   readonly port: number;
   readonly orm: MikroORM;
   readonly initialAdmin: InitialAdmin | null;
+  /** This replica's snowflake machine id, leased from the database. */
+  readonly machineId: number;
   /** Drains HTTP and WebSocket traffic, then closes the database pool. */
   stop(): Promise<void>;
 }
@@ -31,8 +35,10 @@ export async function startApp(
       config.adminPassword,
     );
     const keys = await loadKeyRing(orm.em.fork(), config.jwtPrivateKeyPem);
+    const lease = await acquireMachineIdLease(orm.em.fork(), logger);
+    const ids = new SnowflakeGenerator(lease.machineId);
     const schema = await buildGraphqlSchema();
-    const services = createServices(config, keys);
+    const services = createServices({ config, keys, ids });
     const http = await startHttpServer({ config, orm, schema, services, keys, logger });
     let stopping: Promise<void> | undefined;
     return {
@@ -40,9 +46,11 @@ export async function startApp(
       port: http.port,
       orm,
       initialAdmin,
+      machineId: lease.machineId,
       stop() {
         stopping ??= (async () => {
           await http.stop();
+          await lease.stop();
           await orm.close();
         })();
         return stopping;

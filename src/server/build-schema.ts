@@ -1,10 +1,27 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditResolver } from '../audit/audit.resolver.js';
 import { authChecker } from '../auth/auth-checker.js';
 import { AuthResolver } from '../auth/auth.resolver.js';
+import { ExecutorBindingResolver } from '../executor-bindings/executor-binding.resolver.js';
+import { ExecutorGroupResolver } from '../executor-groups/executor-group.resolver.js';
+import { ExecutorResolver } from '../executors/executor.resolver.js';
+import { TaskInstanceResolver } from '../task-instances/task-instance.resolver.js';
+import { TaskLogResolver } from '../task-logs/task-log.resolver.js';
+import { TaskResolver } from '../tasks/task.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
 
-export const resolvers = [AuthResolver, UserResolver] as const;
+export const resolvers = [
+  AuthResolver,
+  UserResolver,
+  ExecutorGroupResolver,
+  ExecutorResolver,
+  ExecutorBindingResolver,
+  TaskResolver,
+  TaskInstanceResolver,
+  TaskLogResolver,
+  AuditResolver,
+] as const;
 
 /** The whole GraphQL schema; `npm run schema:emit` prints it to schema/schema.graphql. */
 export function buildGraphqlSchema(): Promise<GraphQLSchema> {

@@ -1,17 +1,46 @@
+import { AuditService } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import type { KeyRing } from '../auth/signing-keys.js';
 import type { Config } from '../config.js';
+import { ExecutorBindingService } from '../executor-bindings/executor-binding.service.js';
+import { ExecutorGroupService } from '../executor-groups/executor-group.service.js';
+import { ExecutorService } from '../executors/executor.service.js';
+import type { SnowflakeGenerator } from '../shared/snowflake.js';
+import { TaskInstanceService } from '../task-instances/task-instance.service.js';
+import { TaskLogService } from '../task-logs/task-log.service.js';
+import { TaskService } from '../tasks/task.service.js';
 import { UserService } from '../users/user.service.js';
+
+export interface ServiceDeps {
+  config: Config;
+  keys: KeyRing;
+  /** Mints task instance ids with this replica's leased machine id. */
+  ids: SnowflakeGenerator;
+}
 
 /** The domain services, built once per server and shared by all requests. */
 export interface Services {
   readonly auth: AuthService;
   readonly users: UserService;
+  readonly executorGroups: ExecutorGroupService;
+  readonly executors: ExecutorService;
+  readonly executorBindings: ExecutorBindingService;
+  readonly tasks: TaskService;
+  readonly taskInstances: TaskInstanceService;
+  readonly taskLogs: TaskLogService;
+  readonly audit: AuditService;
 }
 
-export function createServices(config: Config, keys: KeyRing): Services {
+export function createServices(deps: ServiceDeps): Services {
   return {
-    auth: new AuthService(config, keys),
+    auth: new AuthService(deps.config, deps.keys),
     users: new UserService(),
+    executorGroups: new ExecutorGroupService(),
+    executors: new ExecutorService(),
+    executorBindings: new ExecutorBindingService(),
+    tasks: new TaskService(),
+    taskInstances: new TaskInstanceService(deps.ids),
+    taskLogs: new TaskLogService(),
+    audit: new AuditService(),
   };
 }

@@ -1,0 +1,2 @@
+/** Rules and transactions for AuditEntry. */
+export class AuditService {}

@@ -1,0 +1,2 @@
+/** Rules and transactions for ExecutorBinding. */
+export class ExecutorBindingService {}

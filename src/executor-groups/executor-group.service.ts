@@ -1,0 +1,2 @@
+/** Rules and transactions for ExecutorGroup. */
+export class ExecutorGroupService {}

@@ -1,0 +1,2 @@
+/** Rules and transactions for Executor. */
+export class ExecutorService {}

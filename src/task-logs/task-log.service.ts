@@ -1,0 +1,2 @@
+/** Rules and transactions for TaskLog. */
+export class TaskLogService {}

@@ -1,0 +1,2 @@
+/** Rules and transactions for Task. */
+export class TaskService {}
