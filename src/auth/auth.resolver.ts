@@ -33,6 +33,16 @@ export class AuthResolver {
   }
 
   @Authorized()
+  @Mutation(() => Boolean, { description: 'Sets a new password and ends your other sessions.' })
+  changeMyPassword(
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('newPassword', () => String) newPassword: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<boolean> {
+    return ctx.services.auth.changePassword(ctx, currentPassword, newPassword);
+  }
+
+  @Authorized()
   @Query(() => User, { description: 'The user making the request.' })
   me(@Ctx() ctx: RequestContext): Promise<User> {
     return ctx.services.auth.currentUser(ctx.em, requirePrincipal(ctx).userId);

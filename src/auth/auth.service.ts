@@ -11,7 +11,8 @@ import { ApiToken } from './api-token.entity.js';
 import type { AuthPayload, CreateApiTokenInput, CreatedApiToken } from './auth.types.js';
 import { requirePrincipal } from './auth-checker.js';
 import { LoginThrottle } from './login-throttle.js';
-import { unusablePasswordHash, verifyPassword } from './password.js';
+import { hashPassword, unusablePasswordHash, verifyPassword } from './password.js';
+import { validPassword } from '../users/user.validation.js';
 import { apiTokenPrefix, newSecret, refreshTokenPrefix, sha256 } from './secrets.js';
 import { Session } from './session.entity.js';
 import type { KeyRing } from './signing-keys.js';
@@ -110,6 +111,41 @@ export class AuthService {
         entityId: principal.sessionId!,
         before: { revoked: false },
         after: { revoked: true },
+      });
+    });
+    return true;
+  }
+
+  /** Sets a new password after checking the current one, and ends every other session. */
+  async changePassword(
+    ctx: RequestContext,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<boolean> {
+    const principal = requirePrincipal(ctx);
+    const user = await ctx.em.findOneOrFail(User, { id: principal.userId });
+    if (!(await verifyPassword(currentPassword, user.passwordHash))) {
+      throw new ValidationError('currentPassword', 'The current password is wrong.');
+    }
+    const hash = await hashPassword(validPassword('newPassword', newPassword));
+    await ctx.em.transactional(async (em) => {
+      const before = user.passwordHash;
+      await em.nativeUpdate(User, { id: user.id }, { passwordHash: hash });
+      await em.nativeUpdate(
+        Session,
+        {
+          user: user.id,
+          revokedAt: null,
+          ...(principal.sessionId ? { id: { $ne: principal.sessionId } } : {}),
+        },
+        { revokedAt: new Date() },
+      );
+      recordAudit(em, ctx, {
+        action: 'changeMyPassword',
+        entityType: 'User',
+        entityId: user.id,
+        before: { passwordHash: before },
+        after: { passwordHash: hash },
       });
     });
     return true;
