@@ -17,6 +17,8 @@ export async function createUser(server: TestServer, role: Role, name?: string):
   const admin = await server.asAdmin();
   const username = name ?? `${role.toLowerCase()}-${randomBytes(4).toString('hex')}`;
   const password = `pw-${randomBytes(8).toString('hex')}`;
-  const { createUser } = await admin.data(CreateUserDocument, { input: { username, password, role } });
+  const { createUser } = await admin.data(CreateUserDocument, {
+    input: { username, password, role },
+  });
   return { id: createUser.id, username, password, client: await server.login(username, password) };
 }
