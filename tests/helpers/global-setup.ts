@@ -1,7 +1,9 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import {
   startEmbeddedPostgres,
@@ -14,7 +16,33 @@ declare module 'vitest' {
   export interface ProvidedContext {
     databaseServerUrl: string;
     templateDatabase: string;
+    /** Folder holding this run's compiled build (its `src/main.js` etc.), for process tests. */
+    compiledDir: string;
   }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Tests that start real server processes run the compiled program, as `npm start` does; each
+ * test run compiles into its own folder so that concurrent runs never share one.
+ */
+async function compileProgram(): Promise<string> {
+  mkdirSync('.build', { recursive: true });
+  const outDir = mkdtempSync(path.resolve('.build', 'test-'));
+  const tsc = path.resolve('node_modules', 'typescript', 'bin', 'tsc');
+  await execFileAsync(process.execPath, [
+    tsc,
+    '-p',
+    'tsconfig.build.json',
+    '--outDir',
+    outDir,
+  ]).catch((error: { stdout?: string }) => {
+    // Type errors still emit JavaScript; the typecheck step reports them. Fail only on no output.
+    if (!existsSync(path.join(outDir, 'src', 'main.js')))
+      throw new Error(`tsc failed: ${error.stdout}`);
+  });
+  return outDir;
 }
 
 /**
@@ -22,6 +50,7 @@ declare module 'vitest' {
  * temporary folder), and one migrated template database that each test file clones.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const compiling = compileProgram();
   const external = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
   let embedded: EmbeddedPostgres | undefined;
   let folder: string | undefined;
@@ -38,6 +67,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const orm = await openDatabase(databaseUrlFor(serverUrl, templateDatabase));
   await orm.close();
 
+  const compiledDir = await compiling;
+  project.provide('compiledDir', compiledDir);
   project.provide('databaseServerUrl', serverUrl);
   project.provide('templateDatabase', templateDatabase);
 
@@ -47,5 +78,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
     await embedded?.stop();
     if (folder) rmSync(folder, { recursive: true, force: true });
+    rmSync(compiledDir, { recursive: true, force: true });
   };
 }
