@@ -6,6 +6,10 @@ export interface GraphqlResult<TData> {
   errors?: GraphQLFormattedError[];
 }
 
+/** Variables may be left out when every one of them is optional. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is the "all optional" test.
+type VariablesArg<T> = {} extends T ? [variables?: T] : [variables: T];
+
 /** A GraphQL-over-HTTP client for tests: real HTTP, typed by the generated documents. */
 export class GraphqlClient {
   constructor(
@@ -19,7 +23,7 @@ export class GraphqlClient {
 
   async execute<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
+    ...[variables]: VariablesArg<TVariables>
   ): Promise<GraphqlResult<TData>> {
     return this.raw(print(document), variables as Record<string, unknown> | undefined) as Promise<
       GraphqlResult<TData>
@@ -29,7 +33,7 @@ export class GraphqlClient {
   /** Data, or a thrown error naming the GraphQL errors. */
   async data<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...variables: TVariables extends Record<string, never> ? [] : [TVariables]
+    ...variables: VariablesArg<TVariables>
   ): Promise<TData> {
     const result = await this.execute(document, ...variables);
     if (result.errors?.length || !result.data) {
@@ -41,7 +45,7 @@ export class GraphqlClient {
   /** The first error's `extensions.code`, asserting that the operation failed. */
   async errorCode<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...variables: TVariables extends Record<string, never> ? [] : [TVariables]
+    ...variables: VariablesArg<TVariables>
   ): Promise<string> {
     const error = await this.error(document, ...variables);
     return String(error.extensions?.code);
@@ -49,7 +53,7 @@ export class GraphqlClient {
 
   async error<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...variables: TVariables extends Record<string, never> ? [] : [TVariables]
+    ...variables: VariablesArg<TVariables>
   ): Promise<GraphQLFormattedError> {
     const result = await this.execute(document, ...variables);
     const first = result.errors?.[0];

@@ -9,6 +9,7 @@ import {
   UpdateUserDocument,
   UserDocument,
   UsersDocument,
+  type CreateUserInput,
 } from '../../generated/graphql.js';
 import type { GraphqlClient } from '../../helpers/graphql-client.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
@@ -70,7 +71,9 @@ describe('users', () => {
       ],
     ];
     for (const [input, field] of cases) {
-      const error = await admin.error(CreateUserDocument, { input: input as never });
+      const error = await admin.error(CreateUserDocument, {
+        input: input as unknown as CreateUserInput,
+      });
       expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     }
     const { users } = await admin.data(UsersDocument, { filter: { search: 'bad' } });
