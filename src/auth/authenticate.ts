@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthenticatedError } from '../shared/app-error.js';
 import type { UserRole } from '../users/user-role.js';
 import { verifyAccessToken } from './access-tokens.js';
+import type { ExecutorPrincipal } from './executor-principal.js';
+import { isExecutorToken, verifyExecutorToken } from './executor-tokens.js';
 import type { Principal } from './principal.js';
 import { apiTokenPrefix, sha256 } from './secrets.js';
 import type { KeyRing } from './signing-keys.js';
@@ -15,23 +17,49 @@ interface PrincipalRow {
   is_valid: boolean;
 }
 
+export interface Credentials {
+  readonly principal: Principal | null;
+  readonly executor: ExecutorPrincipal | null;
+}
+
+export const noCredentials: Credentials = { principal: null, executor: null };
+
 /**
- * Resolves an `Authorization` header to a principal. Returns null when there is no header;
- * throws UnauthenticatedError for a header that does not identify an enabled user. The role is
- * read from the database on every request, so a changed role or a disabled user takes effect
- * at once.
+ * Resolves an `Authorization` header to a user or an executor; see `authenticateUser` and
+ * `verifyExecutorToken` for the rules of each.
  */
 export async function authenticate(
   em: EntityManager,
   keys: KeyRing,
   authorization: string | undefined,
-): Promise<Principal | null> {
+): Promise<Credentials> {
+  const token = bearerToken(authorization);
+  if (!token) return noCredentials;
+  if (isExecutorToken(token))
+    return { principal: null, executor: await verifyExecutorToken(em, token) };
+  return { principal: await authenticateUser(em, keys, token), executor: null };
+}
+
+function bearerToken(authorization: string | undefined): string | null {
   if (!authorization) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match?.[1]) {
     throw new UnauthenticatedError('The Authorization header must be "Bearer <token>".');
   }
-  const token = match[1];
+  return match[1];
+}
+
+/**
+ * Resolves a user's bearer token (access token or API token) to a principal, or throws
+ * UnauthenticatedError when it does not identify an enabled user. The role is
+ * read from the database on every request, so a changed role or a disabled user takes effect
+ * at once.
+ */
+async function authenticateUser(
+  em: EntityManager,
+  keys: KeyRing,
+  token: string,
+): Promise<Principal> {
   return token.startsWith(apiTokenPrefix) ? byApiToken(em, token) : byAccessToken(em, keys, token);
 }
 

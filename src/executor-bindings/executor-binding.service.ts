@@ -8,10 +8,9 @@ import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError } from '../shared/app-error.js';
 import { withUniqueConstraints } from '../shared/db-errors.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
-import { integerInRange, parseId, requiredText } from '../shared/validation.js';
+import { integerInRange, isGiven, parseId, requiredText } from '../shared/validation.js';
 import { BindingsBatcher } from './bindings-batcher.js';
 import { ExecutorBinding } from './executor-binding.entity.js';
-import { ReferencedNotFoundError } from './executor-binding.errors.js';
 import type {
   CreateExecutorBindingInput,
   ExecutorBindingFilter,
@@ -201,14 +200,14 @@ export class ExecutorBindingService {
    */
   private async lockGroup(em: EntityManager, id: number, field: string): Promise<ExecutorGroup> {
     const group = await em.findOne(ExecutorGroup, { id }, { lockMode: LockMode.PESSIMISTIC_READ });
-    if (!group) throw new ReferencedNotFoundError(field, 'ExecutorGroup', id);
+    if (!group) throw new NotFoundError('ExecutorGroup', id, field);
     return group;
   }
 
   /** A share lock, for the same reason as lockGroup, against deleteExecutor. */
   private async lockExecutor(em: EntityManager, id: number, field: string): Promise<Executor> {
     const executor = await em.findOne(Executor, { id }, { lockMode: LockMode.PESSIMISTIC_READ });
-    if (!executor) throw new ReferencedNotFoundError(field, 'Executor', id);
+    if (!executor) throw new NotFoundError('Executor', id, field);
     return executor;
   }
 
@@ -239,9 +238,4 @@ function assertMayChangeBindingsOf(principal: Principal, group: ExecutorGroup): 
 
 function validWeight(field: string, value: number): number {
   return integerInRange(field, value, 1, maxWeight);
-}
-
-/** GraphQL sends an omitted nullable input field as undefined or null; both mean "not given". */
-function isGiven<T>(value: T | null | undefined): value is T {
-  return value !== undefined && value !== null;
 }

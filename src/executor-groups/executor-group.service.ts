@@ -6,7 +6,7 @@ import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError } from '../shared/app-error.js';
 import { withUniqueConstraints } from '../shared/db-errors.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
-import { parseId } from '../shared/validation.js';
+import { containsPattern, isGiven, parseId } from '../shared/validation.js';
 import { User } from '../users/user.entity.js';
 import { ExecutorGroup } from './executor-group.entity.js';
 import type {
@@ -46,7 +46,7 @@ export class ExecutorGroupService {
     const where: FilterQuery<ExecutorGroup> = {};
     if (isGiven(filter?.tag)) where.tag = filter.tag;
     if (filter?.search) {
-      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = containsPattern(filter.search);
       where.$or = [{ name: { $ilike: like } }, { description: { $ilike: like } }];
     }
     return paginate(ctx.em, ExecutorGroup, where, page);
@@ -142,9 +142,4 @@ export class ExecutorGroupService {
       return groupId;
     });
   }
-}
-
-/** GraphQL sends an omitted nullable input field as undefined or null; both mean "not given". */
-function isGiven<T>(value: T | null | undefined): value is T {
-  return value !== undefined && value !== null;
 }

@@ -5,7 +5,7 @@ import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError } from '../shared/app-error.js';
 import { withUniqueConstraints } from '../shared/db-errors.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
-import { parseId } from '../shared/validation.js';
+import { containsPattern, isGiven, parseId } from '../shared/validation.js';
 import { Executor } from './executor.entity.js';
 import type {
   CreateExecutorInput,
@@ -60,7 +60,7 @@ export class ExecutorService {
     if (isGiven(filter?.isEnabled)) where.isEnabled = filter.isEnabled;
     if (isGiven(filter?.isOnline)) where.isOnline = filter.isOnline;
     if (filter?.search) {
-      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = containsPattern(filter.search);
       where.$or = [
         { name: { $ilike: like } },
         { host: { $ilike: like } },
@@ -219,9 +219,4 @@ export class ExecutorService {
       { field: 'input.machineId' },
     );
   }
-}
-
-/** GraphQL sends an omitted nullable input field as undefined or null; both mean "not given". */
-function isGiven<T>(value: T | null | undefined): value is T {
-  return value !== undefined && value !== null;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ExecutorPrincipal } from '../auth/executor-principal.js';
 import type { Principal } from '../auth/principal.js';
 import type { AppError } from '../shared/app-error.js';
 import type { Services } from './services.js';
@@ -7,7 +8,10 @@ import type { Services } from './services.js';
 export interface RequestContext {
   /** A fresh entity manager for this operation. */
   readonly em: EntityManager;
+  /** The user making the request, if a user token was presented. */
   readonly principal: Principal | null;
+  /** The executor making the request, if an executor token was presented. */
+  readonly executor: ExecutorPrincipal | null;
   /** Why the presented credentials were refused; raised when an operation needs them. */
   readonly authFailure: AppError | null;
   readonly requestId: string;

@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import express, { type Request } from 'express';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { authenticate } from '../auth/authenticate.js';
+import { authenticate, noCredentials, type Credentials } from '../auth/authenticate.js';
 import type { KeyRing } from '../auth/signing-keys.js';
 import type { Config } from '../config.js';
 import { AppError } from '../shared/app-error.js';
@@ -28,6 +28,11 @@ export interface HttpServerDeps {
   logger: Logger;
 }
 
+/** What a WebSocket remembers between its operations. */
+type SocketExtra = {
+  credentials?: Credentials & { authFailure: null };
+};
+
 export interface RunningHttpServer {
   readonly port: number;
   readonly url: string;
@@ -42,33 +47,37 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
   const httpServer = createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
 
-  const buildContext = async (
-    authorization: string | undefined,
-    requestId: string,
-    clientAddress: string,
-  ): Promise<RequestContext> => {
-    const em = orm.em.fork();
-    let principal = null;
-    let authFailure: AppError | null = null;
+  /** Authenticates once; a refused credential is kept and raised only where one is needed. */
+  const credentialsFor = async (em: EntityManager, authorization: string | undefined) => {
     try {
-      principal = await authenticate(em, deps.keys, authorization);
+      return { ...(await authenticate(em, deps.keys, authorization)), authFailure: null };
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      authFailure = error;
+      return { ...noCredentials, authFailure: error };
     }
-    return { em, principal, authFailure, requestId, clientAddress, services: deps.services };
   };
 
-  const wsCleanup = useServer<Record<string, unknown>, { requestId: string }>(
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
-      context: async (ctx) => {
+      // A WebSocket authenticates once, when it connects: executor tokens are single-use, and
+      // a refused token closes the socket with 4403 so the client stops and says why.
+      onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const authorization =
           typeof params.authorization === 'string' ? params.authorization : undefined;
-        const socket = (ctx.extra as unknown as { request: Request }).request.socket;
-        return buildContext(authorization, randomUUID(), socket.remoteAddress ?? 'unknown');
+        const credentials = await credentialsFor(orm.em.fork(), authorization);
+        if (credentials.authFailure) return false;
+        ctx.extra.credentials = credentials;
+        return true;
       },
+      context: (ctx): RequestContext => ({
+        em: orm.em.fork(),
+        ...(ctx.extra.credentials ?? { ...noCredentials, authFailure: null }),
+        requestId: randomUUID(),
+        clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
+        services: deps.services,
+      }),
     },
     wsServer,
   );
@@ -119,11 +128,14 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
         const header = req.header('x-request-id');
         const requestId = header && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
         res.setHeader('x-request-id', requestId);
-        return buildContext(
-          req.header('authorization'),
+        const em = orm.em.fork();
+        return {
+          em,
+          ...(await credentialsFor(em, req.header('authorization'))),
           requestId,
-          req.socket.remoteAddress ?? 'unknown',
-        );
+          clientAddress: req.socket.remoteAddress ?? 'unknown',
+          services: deps.services,
+        };
       },
     }),
   );

@@ -38,8 +38,14 @@ export class ForbiddenError extends AppError {
 
 export class NotFoundError extends AppError {
   readonly code = 'NOT_FOUND';
-  constructor(entity: string, id: string | number) {
-    super(`${entity} ${id} does not exist`, { entity, id: String(id) });
+  /** `field` names the input field that referred to it, when there is one. */
+  constructor(entity: string, id: string | number, field?: string) {
+    super(
+      field
+        ? `${field} names ${entity} ${id}, which does not exist.`
+        : `${entity} ${id} does not exist.`,
+      { entity, id: String(id), ...(field ? { field } : {}) },
+    );
   }
 }
 

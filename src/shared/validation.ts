@@ -53,3 +53,13 @@ export function parseBigId(field: string, value: string): string {
 export function ifGiven<T, R>(value: T | undefined, parse: (value: T) => R): R | undefined {
   return value === undefined ? undefined : parse(value);
 }
+
+/** The value was given: neither omitted nor null (for "omitted or null means unchanged"). */
+export function isGiven<T>(value: T | null | undefined): value is T {
+  return value !== null && value !== undefined;
+}
+
+/** An ILIKE pattern matching `text` anywhere, with the wildcard characters in it escaped. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

@@ -1,5 +1,83 @@
-import { Resolver } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import type { RequestContext } from '../server/context.js';
+import { PageArgs, type Page } from '../shared/pagination.js';
+import { TaskLogConnection } from '../task-logs/task-log.connection.js';
+import type { TaskLog } from '../task-logs/task-log.entity.js';
+import { UserRole } from '../users/user-role.js';
+import { TaskInstanceConnection } from './task-instance.connection.js';
 import { TaskInstance } from './task-instance.entity.js';
+import { TaskInstanceFilter } from './task-instance.inputs.js';
 
 @Resolver(() => TaskInstance)
-export class TaskInstanceResolver {}
+export class TaskInstanceResolver {
+  @Authorized()
+  @Query(() => TaskInstance)
+  taskInstance(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<TaskInstance> {
+    return ctx.services.taskInstances.get(ctx.em, id);
+  }
+
+  @Authorized()
+  @Query(() => TaskInstanceConnection, { description: 'Runs, newest first.' })
+  taskInstances(
+    @Args(() => PageArgs) page: PageArgs,
+    @Arg('filter', () => TaskInstanceFilter, { nullable: true })
+    filter: TaskInstanceFilter | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Page<TaskInstance>> {
+    return ctx.services.taskInstances.list(ctx, filter, page);
+  }
+
+  @Authorized(UserRole.USER)
+  @Mutation(() => TaskInstance, {
+    description:
+      'Runs a task now (trigger MANUAL) with a snapshot of its fields; it waits SCHEDULED for ' +
+      'an executor. Owner of the task or admin.',
+  })
+  runTask(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<TaskInstance> {
+    return ctx.services.taskInstances.run(ctx, id);
+  }
+
+  @Authorized(UserRole.USER)
+  @Mutation(() => ID, {
+    description:
+      'Deletes a run that is over, with its logs. Owner of the task or admin (admin only once ' +
+      'the task is deleted).',
+  })
+  deleteTaskInstance(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<string> {
+    return ctx.services.taskInstances.delete(ctx, id);
+  }
+
+  @FieldResolver(() => Int, { description: 'The numeric code of `status` (seed codes).' })
+  statusCode(@Root() instance: TaskInstance): number {
+    return instance.status;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'Null once the task is deleted.' })
+  taskId(@Root() instance: TaskInstance): number | null {
+    return instance.task?.id ?? null;
+  }
+
+  @FieldResolver(() => TaskLogConnection, {
+    description: 'Output in (attempt, seq) order; `attempt` narrows it to one attempt.',
+  })
+  logs(
+    @Root() instance: TaskInstance,
+    @Args(() => PageArgs) page: PageArgs,
+    @Arg('attempt', () => Int, { nullable: true }) attempt: number | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Page<TaskLog>> {
+    return ctx.services.taskLogs.list(ctx, instance, attempt, page);
+  }
+}

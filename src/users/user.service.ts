@@ -5,7 +5,7 @@ import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError } from '../shared/app-error.js';
 import { withUniqueConstraints } from '../shared/db-errors.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
-import { ifGiven, parseId } from '../shared/validation.js';
+import { containsPattern, ifGiven, parseId } from '../shared/validation.js';
 import type {
   CreateUserInput,
   UpdateProfileInput,
@@ -53,7 +53,7 @@ export class UserService {
     if (filter?.isEnabled !== undefined && filter.isEnabled !== null)
       where.isEnabled = filter.isEnabled;
     if (filter?.search) {
-      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = containsPattern(filter.search);
       where.$or = [
         { username: { $ilike: like } },
         { nickName: { $ilike: like } },

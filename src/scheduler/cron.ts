@@ -1,0 +1,98 @@
+import { CronExpressionParser } from 'cron-parser';
+import { ValidationError } from '../shared/app-error.js';
+
+/** The `cron_expression` column's width. */
+const maxExpressionLength = 200;
+/** The `time_zone` column's width. */
+const maxTimeZoneLength = 64;
+/** Region/City names, `UTC`, `Etc/GMT+5`...; refuses offsets such as `+05:00`, which are not IANA. */
+const timeZoneName = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+/** cron-parser's `H`, `H/5`, `H(0-29)`: a standalone H (month and day names are letters). */
+const hashedValue = /(^|[^A-Za-z])H([^A-Za-z]|$)/;
+
+/**
+ * Checks a cron expression and returns it with its fields separated by single spaces.
+ * Accepts 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds
+ * field. Refuses what cron-parser refuses, `H` (its hashed values are random unless seeded, so
+ * the same task would get different fire times from one evaluation to the next), and
+ * expressions that can never fire (such as 30 February).
+ */
+export function validateCronExpression(field: string, expression: string): string {
+  const fields = expression.trim().split(/\s+/).filter(Boolean);
+  if (fields.length !== 5 && fields.length !== 6) {
+    throw new ValidationError(
+      field,
+      `${field} must have 5 fields (minute hour day-of-month month day-of-week) or 6 with a ` +
+        `leading seconds field; "${expression}" has ${fields.length}.`,
+    );
+  }
+  const normalised = fields.join(' ');
+  if (normalised.length > maxExpressionLength) {
+    throw new ValidationError(field, `${field} must be at most ${maxExpressionLength} characters.`);
+  }
+  if (fields.some((value) => hashedValue.test(value))) {
+    throw new ValidationError(
+      field,
+      `${field} "${expression}": hashed values (H) are not supported; write the minute and ` +
+        'hour you want.',
+    );
+  }
+  try {
+    // Parsing checks the syntax; asking for one fire finds expressions that never fire.
+    CronExpressionParser.parse(normalised, { tz: 'UTC' }).next();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ValidationError(
+      field,
+      `${field} "${expression}" is not a cron expression that can fire: ${reason}.`,
+    );
+  }
+  return normalised;
+}
+
+/**
+ * Checks an IANA time zone name (`UTC` included) and returns it, with its canonical letter case
+ * when the runtime knows the name in another case (`america/new_york` becomes
+ * `America/New_York`).
+ */
+export function validateTimeZone(field: string, timeZone: string): string {
+  const trimmed = timeZone.trim();
+  let resolved: string;
+  try {
+    if (trimmed.length > maxTimeZoneLength || !timeZoneName.test(trimmed)) throw new RangeError();
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: trimmed }).resolvedOptions().timeZone;
+  } catch {
+    throw new ValidationError(
+      field,
+      `${field} must be an IANA time zone name such as "UTC", "Europe/Berlin" or ` +
+        `"America/New_York"; got "${timeZone}".`,
+    );
+  }
+  return resolved.toLowerCase() === trimmed.toLowerCase() ? resolved : trimmed;
+}
+
+/**
+ * The next `count` fire times of `expression` read in `timeZone`, strictly after `after`.
+ * Across a daylight-saving gap a wall-clock time that does not exist fires once, at the first
+ * instant after the gap; across an overlap a time that happens twice fires once, at its first
+ * occurrence. Fewer than `count` are returned only if the expression stops firing.
+ * Expects an expression and time zone that passed the validators above.
+ */
+export function nextFireTimes(
+  expression: string,
+  timeZone: string,
+  after: Date,
+  count: number,
+): Date[] {
+  const schedule = CronExpressionParser.parse(expression, { tz: timeZone, currentDate: after });
+  const times: Date[] = [];
+  while (times.length < count && schedule.hasNext()) {
+    times.push(schedule.next().toDate());
+  }
+  return times;
+}
+
+/** The first fire time strictly after `after`, or null when the expression never fires again. */
+export function nextFireTime(expression: string, timeZone: string, after: Date): Date | null {
+  return nextFireTimes(expression, timeZone, after, 1)[0] ?? null;
+}

@@ -1,0 +1,167 @@
+import { validateCronExpression, validateTimeZone } from '../scheduler/cron.js';
+import { ValidationError } from '../shared/app-error.js';
+import { integerInRange, optionalText, parseId, requiredText } from '../shared/validation.js';
+import { FrequencyMode } from './frequency-mode.js';
+import type { RoutingStrategy } from './routing-strategy.js';
+import type { CreateTaskInput, UpdateTaskInput } from './task.inputs.js';
+import type { TaskKind } from './task-kind.js';
+
+/** The fields of a task a user sets directly (bindings aside), once validated. */
+export interface TaskFields {
+  name: string;
+  description: string;
+  kind: TaskKind;
+  command: string;
+  cronExpression: string | null;
+  timeZone: string;
+  frequency: FrequencyMode;
+  frequencyTimes: number | null;
+  timeoutSeconds: number;
+  retryTimes: number;
+  retryIntervalSeconds: number;
+  maxParallelRuns: number;
+  tag: string;
+  routingStrategy: RoutingStrategy;
+  isEnabled: boolean;
+}
+
+/** The fields an update may name, in the order errors are reported. */
+const taskFieldNames = [
+  'name',
+  'description',
+  'kind',
+  'command',
+  'cronExpression',
+  'timeZone',
+  'frequency',
+  'frequencyTimes',
+  'timeoutSeconds',
+  'retryTimes',
+  'retryIntervalSeconds',
+  'maxParallelRuns',
+  'tag',
+  'routingStrategy',
+  'isEnabled',
+] as const satisfies readonly (keyof TaskFields)[];
+
+const maxCommandLength = 65_536;
+
+/** One validator per field; each gets a value the caller gave (never null) and its input path. */
+const validators: {
+  [K in keyof TaskFields]: (value: NonNullable<TaskFields[K]>, field: string) => TaskFields[K];
+} = {
+  name: (value, field) => requiredText(field, value, 100),
+  description: (value, field) => optionalText(field, value, 2000),
+  kind: (value) => value,
+  command: (value, field) => validCommand(field, value),
+  cronExpression: (value, field) => validateCronExpression(field, value),
+  timeZone: (value, field) => validateTimeZone(field, value),
+  frequency: (value) => value,
+  frequencyTimes: (value, field) => integerInRange(field, value, 1, 1_000_000),
+  timeoutSeconds: (value, field) => integerInRange(field, value, 1, 604_800),
+  retryTimes: (value, field) => integerInRange(field, value, 0, 100),
+  retryIntervalSeconds: (value, field) => integerInRange(field, value, 0, 86_400),
+  maxParallelRuns: (value, field) => integerInRange(field, value, 1, 10_000),
+  tag: (value, field) => optionalText(field, value, 100),
+  routingStrategy: (value) => value,
+  isEnabled: (value) => value,
+};
+
+/** The fields of a new task, validated; GraphQL has filled in the defaults. */
+export function validNewTask(input: CreateTaskInput): TaskFields {
+  const fields: TaskFields = {
+    name: valid('name', input.name),
+    description: valid('description', input.description),
+    kind: input.kind,
+    command: valid('command', input.command),
+    cronExpression: validOrNull('cronExpression', input.cronExpression),
+    timeZone: valid('timeZone', input.timeZone),
+    frequency: input.frequency,
+    frequencyTimes: validOrNull('frequencyTimes', input.frequencyTimes),
+    timeoutSeconds: valid('timeoutSeconds', input.timeoutSeconds),
+    retryTimes: valid('retryTimes', input.retryTimes),
+    retryIntervalSeconds: valid('retryIntervalSeconds', input.retryIntervalSeconds),
+    maxParallelRuns: valid('maxParallelRuns', input.maxParallelRuns),
+    tag: valid('tag', input.tag),
+    routingStrategy: input.routingStrategy,
+    isEnabled: input.isEnabled,
+  };
+  return withConsistentFrequency(fields, input.frequencyTimes);
+}
+
+/** `current` with the changes in `input` applied, validated. */
+export function validTaskChanges(current: TaskFields, input: UpdateTaskInput): TaskFields {
+  const fields = { ...current };
+  for (const key of taskFieldNames) {
+    const value = input[key];
+    // Null leaves a field as it is, except for the two below.
+    if (value !== undefined && value !== null) setField(fields, key, valid(key, value));
+  }
+  if (input.cronExpression === null) fields.cronExpression = null;
+  if (input.frequencyTimes === null) fields.frequencyTimes = null;
+  return withConsistentFrequency(fields, input.frequencyTimes);
+}
+
+function valid<K extends keyof TaskFields>(
+  key: K,
+  value: NonNullable<TaskFields[K]>,
+): TaskFields[K] {
+  return validators[key](value, `input.${key}`);
+}
+
+function validOrNull<K extends keyof TaskFields>(
+  key: K,
+  value: TaskFields[K] | null | undefined,
+): TaskFields[K] | null {
+  return value === undefined || value === null ? null : valid(key, value);
+}
+
+function setField<K extends keyof TaskFields>(fields: TaskFields, key: K, value: TaskFields[K]) {
+  fields[key] = value;
+}
+
+/**
+ * `frequencyTimes` belongs to `frequency: TIMES` only. A count the caller sends with another
+ * frequency is a mistake; a count left over from before a change of frequency is dropped.
+ */
+function withConsistentFrequency(
+  fields: TaskFields,
+  givenTimes: number | null | undefined,
+): TaskFields {
+  if (fields.frequency === FrequencyMode.TIMES) {
+    if (fields.frequencyTimes === null) {
+      throw new ValidationError(
+        'input.frequencyTimes',
+        'input.frequencyTimes is required with frequency TIMES: how many fires, at least 1.',
+      );
+    }
+    return fields;
+  }
+  if (givenTimes !== undefined && givenTimes !== null) {
+    throw new ValidationError(
+      'input.frequencyTimes',
+      `input.frequencyTimes must be absent unless frequency is TIMES; frequency is ${fields.frequency}.`,
+    );
+  }
+  return { ...fields, frequencyTimes: null };
+}
+
+/** Not blank, at most 64 KiB of characters; kept exactly as given (whitespace can matter). */
+export function validCommand(field: string, value: string): string {
+  if (value.trim() === '') throw new ValidationError(field, `${field} must not be blank.`);
+  if (value.length > maxCommandLength) {
+    throw new ValidationError(field, `${field} must be at most ${maxCommandLength} characters.`);
+  }
+  return value;
+}
+
+/** Binding ids as numbers, in the given order, each at most once. */
+export function validBindingIds(field: string, ids: readonly string[]): number[] {
+  const parsed = ids.map((id) => parseId(field, id));
+  const seen = new Set<number>();
+  for (const id of parsed) {
+    if (seen.has(id)) throw new ValidationError(field, `${field} lists binding ${id} twice.`);
+    seen.add(id);
+  }
+  return parsed;
+}
