@@ -1,10 +1,12 @@
 import { ApiToken } from '../auth/api-token.entity.js';
+import { ExecutorTokenUse } from '../auth/executor-token-use.entity.js';
 import { LoginThrottle } from '../auth/login-throttle.entity.js';
 import { Session } from '../auth/session.entity.js';
 import { SigningKey } from '../auth/signing-key.entity.js';
 import { AuditEntry } from '../audit/audit-entry.entity.js';
 import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js';
 import { ExecutorGroup } from '../executor-groups/executor-group.entity.js';
+import { EnrollmentToken } from '../executors/enrollment-token.entity.js';
 import { Executor } from '../executors/executor.entity.js';
 import { ServerNode } from '../shared/server-node.entity.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
@@ -27,4 +29,6 @@ export const entities = [
   TaskLog,
   AuditEntry,
   ServerNode,
+  EnrollmentToken,
+  ExecutorTokenUse,
 ];

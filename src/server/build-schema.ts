@@ -1,3 +1,4 @@
+import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { AuditResolver } from '../audit/audit.resolver.js';
@@ -5,7 +6,9 @@ import { authChecker } from '../auth/auth-checker.js';
 import { AuthResolver } from '../auth/auth.resolver.js';
 import { ExecutorBindingResolver } from '../executor-bindings/executor-binding.resolver.js';
 import { ExecutorGroupResolver } from '../executor-groups/executor-group.resolver.js';
+import { EnrollmentResolver } from '../executors/enrollment.resolver.js';
 import { ExecutorResolver } from '../executors/executor.resolver.js';
+import { ExecutorProtocolResolver } from '../executor-protocol/executor-protocol.resolver.js';
 import { TaskInstanceResolver } from '../task-instances/task-instance.resolver.js';
 import { TaskLogResolver } from '../task-logs/task-log.resolver.js';
 import { TaskResolver } from '../tasks/task.resolver.js';
@@ -21,6 +24,8 @@ export const resolvers = [
   TaskInstanceResolver,
   TaskLogResolver,
   AuditResolver,
+  EnrollmentResolver,
+  ExecutorProtocolResolver,
 ] as const;
 
 /** The whole GraphQL schema; `npm run schema:emit` prints it to schema/schema.graphql. */
@@ -30,5 +35,8 @@ export function buildGraphqlSchema(): Promise<GraphQLSchema> {
     authChecker,
     validate: false,
     emitSchemaFile: false,
+    // Subscriptions here bring their own `subscribe` (fed by PostgreSQL LISTEN/NOTIFY, so they
+    // work across replicas); type-graphql still insists on a pub/sub, which stays unused.
+    pubSub: createPubSub(),
   });
 }

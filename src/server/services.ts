@@ -4,7 +4,10 @@ import type { KeyRing } from '../auth/signing-keys.js';
 import type { Config } from '../config.js';
 import { ExecutorBindingService } from '../executor-bindings/executor-binding.service.js';
 import { ExecutorGroupService } from '../executor-groups/executor-group.service.js';
+import { EnrollmentService } from '../executors/enrollment.service.js';
 import { ExecutorService } from '../executors/executor.service.js';
+import { AssignmentFeeds } from '../executor-protocol/assignment-feeds.js';
+import { ExecutorReportService } from '../executor-protocol/executor-report.service.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceService } from '../task-instances/task-instance.service.js';
 import { TaskLogService } from '../task-logs/task-log.service.js';
@@ -29,6 +32,9 @@ export interface Services {
   readonly taskInstances: TaskInstanceService;
   readonly taskLogs: TaskLogService;
   readonly audit: AuditService;
+  readonly enrollment: EnrollmentService;
+  readonly executorReports: ExecutorReportService;
+  readonly assignments: AssignmentFeeds;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -42,5 +48,8 @@ export function createServices(deps: ServiceDeps): Services {
     taskInstances: new TaskInstanceService(deps.ids),
     taskLogs: new TaskLogService(),
     audit: new AuditService(),
+    enrollment: new EnrollmentService(),
+    executorReports: new ExecutorReportService(),
+    assignments: new AssignmentFeeds(),
   };
 }

@@ -10,6 +10,7 @@ import {
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Task } from '../tasks/task.entity.js';
 import { TaskKind } from '../tasks/task-kind.js';
+import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
 import { TaskInstanceStatus } from './task-instance-status.js';
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
 
@@ -21,6 +22,7 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
 @Entity({ tableName: 'task_instances' })
 @Unique({ name: 'task_instances_task_scheduled_unique', properties: ['task', 'scheduledAt'] })
 @Index({ properties: ['status'] })
+@Index({ properties: ['executorId', 'status'] })
 export class TaskInstance {
   /** Snowflake id (time, machine, sequence), a bigint carried as a string. */
   @Field(() => ID)
@@ -50,6 +52,26 @@ export class TaskInstance {
   @Field(() => String)
   @Property({ type: 'string', length: 64 })
   timeZone!: string;
+
+  /** Snapshot of the task's environment; exposed as a list. */
+  @Property({ type: 'json', default: '{}' })
+  env: EnvironmentMap = {};
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'text', nullable: true })
+  workingDirectory: string | null = null;
+
+  /** Snapshot of the task's HTTP request; exposed through a field resolver. */
+  @Property({ type: 'json', nullable: true })
+  httpRequest: HttpRequestSpec | null = null;
+
+  @Field(() => Int)
+  @Property({ type: 'integer', default: 0 })
+  expectedExitCode: number = 0;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'text', nullable: true })
+  expectedOutput: string | null = null;
 
   @Field(() => Int)
   @Property({ type: 'integer' })
@@ -110,6 +132,18 @@ export class TaskInstance {
   @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 
+  @Field(() => Date, { nullable: true, description: 'When the current attempt was assigned.' })
+  @Property({ type: 'datetime', nullable: true })
+  dispatchedAt: Date | null = null;
+
+  /** When the executor acknowledged the current attempt's assignment; until then it is replayed. */
+  @Property({ type: 'datetime', nullable: true })
+  acknowledgedAt: Date | null = null;
+
+  @Field(() => Date, { nullable: true, description: 'When a user asked to cancel the run.' })
+  @Property({ type: 'datetime', nullable: true })
+  cancelRequestedAt: Date | null = null;
+
   @Field(() => Date, { nullable: true })
   @Property({ type: 'datetime', nullable: true })
   startedAt: Date | null = null;
@@ -117,4 +151,19 @@ export class TaskInstance {
   @Field(() => Date, { nullable: true })
   @Property({ type: 'datetime', nullable: true })
   finishedAt: Date | null = null;
+
+  @Field(() => Int, { nullable: true, description: 'Run time as measured by the executor.' })
+  @Property({ type: 'integer', nullable: true })
+  durationMs: number | null = null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'What the run produced: the HTTP status and body, or the end of the output.',
+  })
+  @Property({ type: 'text', nullable: true })
+  result: string | null = null;
+
+  @Field(() => String, { nullable: true, description: 'Why the run ended as it did, in words.' })
+  @Property({ type: 'text', nullable: true })
+  statusReason: string | null = null;
 }

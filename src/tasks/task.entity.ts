@@ -14,6 +14,7 @@ import { User } from '../users/user.entity.js';
 import { FrequencyMode } from './frequency-mode.js';
 import { RoutingStrategy } from './routing-strategy.js';
 import { TaskKind } from './task-kind.js';
+import type { EnvironmentMap, HttpRequestSpec } from './task-spec.js';
 
 @ObjectType({ description: 'What to run, where, and when.' })
 @Entity({ tableName: 'tasks' })
@@ -37,6 +38,31 @@ export class Task {
   @Field(() => String, { description: 'For SHELL tasks, the command line given to `/bin/sh -c`.' })
   @Property({ type: 'text' })
   command!: string;
+
+  /** Environment variables for the run (SHELL), name → value; exposed as a list. */
+  @Property({ type: 'json', default: '{}' })
+  env: EnvironmentMap = {};
+
+  @Field(() => String, { nullable: true, description: 'Working directory of a SHELL run.' })
+  @Property({ type: 'text', nullable: true })
+  workingDirectory: string | null = null;
+
+  /** The request of an HTTP task; exposed through a field resolver. */
+  @Property({ type: 'json', nullable: true })
+  httpRequest: HttpRequestSpec | null = null;
+
+  @Field(() => Int, {
+    description: 'A SHELL run that exits with another code ends ABNORMAL_ENDING.',
+  })
+  @Property({ type: 'integer', default: 0 })
+  expectedExitCode: number = 0;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'When set, a run whose output does not contain this text ends ABNORMAL_ENDING.',
+  })
+  @Property({ type: 'text', nullable: true })
+  expectedOutput: string | null = null;
 
   @Field(() => String, {
     nullable: true,

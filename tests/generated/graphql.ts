@@ -207,7 +207,9 @@ export type TaskInstanceTrigger =
   | 'MANUAL';
 
 export type TaskKind =
-  /** A command run by `/bin/sh -c` on the executor. */
+  /** An HTTP request made by the executor (`httpRequest`). */
+  | 'HTTP'
+  /** A command run by `/bin/sh -c` on the executor, in its own process group. */
   | 'SHELL';
 
 /** Omitted (or null) fields stay as they are. */
