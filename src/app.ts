@@ -2,6 +2,10 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadKeyRing } from './auth/signing-keys.js';
 import type { Config } from './config.js';
 import { openDatabase } from './database/orm.js';
+import { HeartbeatBuffer } from './executor-protocol/heartbeat-buffer.js';
+import { NotificationBus } from './pubsub/notification-bus.js';
+import { Dispatcher } from './scheduler/dispatcher.js';
+import { Reaper } from './scheduler/reaper.js';
 import { buildGraphqlSchema } from './server/build-schema.js';
 import { startHttpServer } from './server/http-server.js';
 import { createServices } from './server/services.js';
@@ -17,17 +21,28 @@ export interface RunningApp {
   readonly initialAdmin: InitialAdmin | null;
   /** This replica's snowflake machine id, leased from the database. */
   readonly machineId: number;
-  /** Drains HTTP and WebSocket traffic, then closes the database pool. */
+  /** Drains HTTP and WebSocket traffic, stops the engines, then closes the database pool. */
   stop(): Promise<void>;
 }
 
-/** Composition root shared by `main.ts` and the tests: database → keys → schema → HTTP. */
+/**
+ * Composition root shared by `main.ts` and the tests: database → keys → services → HTTP →
+ * engines. `stop()` undoes it in reverse order.
+ */
 export async function startApp(
   config: Config,
   databaseUrl: string,
   logger: Logger,
 ): Promise<RunningApp> {
   const orm = await openDatabase(databaseUrl);
+  const stops: (() => Promise<void> | void)[] = [() => orm.close()];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) {
+      await Promise.resolve(stop()).catch((error: unknown) =>
+        logger.error('stop step failed', { error }),
+      );
+    }
+  };
   try {
     const initialAdmin = await ensureInitialAdmin(
       orm.em.fork(),
@@ -36,10 +51,29 @@ export async function startApp(
     );
     const keys = await loadKeyRing(orm.em.fork(), config.jwtPrivateKeyPem);
     const lease = await acquireMachineIdLease(orm.em.fork(), logger);
+    stops.push(() => lease.stop());
+    const bus = new NotificationBus(databaseUrl, logger);
+    await bus.start();
+    stops.push(() => bus.stop());
+    const heartbeats = new HeartbeatBuffer(orm, logger);
+    heartbeats.start();
+    stops.push(() => heartbeats.stop());
     const ids = new SnowflakeGenerator(lease.machineId);
+    const services = createServices({ config, keys, ids, orm, bus, logger, heartbeats });
+    services.assignments.start();
+    stops.push(() => services.assignments.stop());
+    const dispatcher = new Dispatcher(orm, bus, logger);
+    const reaper = new Reaper(orm, logger, {
+      intervalMs: Math.min(1_000, (config.executorHeartbeatTimeoutSeconds * 1000) / 4),
+      heartbeatTimeoutSeconds: config.executorHeartbeatTimeoutSeconds,
+    });
     const schema = await buildGraphqlSchema();
-    const services = createServices({ config, keys, ids });
     const http = await startHttpServer({ config, orm, schema, services, keys, logger });
+    stops.push(() => http.stop());
+    dispatcher.start();
+    stops.push(() => dispatcher.stop());
+    reaper.start();
+    stops.push(() => reaper.stop());
     let stopping: Promise<void> | undefined;
     return {
       url: http.url,
@@ -48,16 +82,12 @@ export async function startApp(
       initialAdmin,
       machineId: lease.machineId,
       stop() {
-        stopping ??= (async () => {
-          await http.stop();
-          await lease.stop();
-          await orm.close();
-        })();
+        stopping ??= stopAll();
         return stopping;
       },
     };
   } catch (error) {
-    await orm.close();
+    await stopAll();
     throw error;
   }
 }

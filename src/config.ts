@@ -26,6 +26,8 @@ export interface Config {
   /** Upper bound on lexical tokens in one GraphQL document. */
   readonly maxQueryTokens: number;
   readonly logLevel: LogLevel;
+  /** An executor silent this long is offline and its runs become UNKNOWN. */
+  readonly executorHeartbeatTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -67,6 +69,13 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryDepth: integer(env, 'GRAPHCRON_MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryTokens: integer(env, 'GRAPHCRON_MAX_QUERY_TOKENS', 5000, 100, 1_000_000),
     logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
+    executorHeartbeatTimeoutSeconds: integer(
+      env,
+      'GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS',
+      20,
+      2,
+      3600,
+    ),
   });
 }
 

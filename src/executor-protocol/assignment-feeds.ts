@@ -1,8 +1,207 @@
-import type { ExecutorAssignment, ExecutorCancellation } from './executor-message.types.js';
+import { Repeater } from '@graphql-yoga/subscription';
+import { query } from '../database/sql.js';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { channels } from '../pubsub/channels.js';
+import type { NotificationBus } from '../pubsub/notification-bus.js';
+import type { Logger } from '../shared/logger.js';
+import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import type { TaskKind } from '../tasks/task-kind.js';
+import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
+import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
+import { ExecutorAssignment, ExecutorCancellation } from './executor-message.types.js';
 
-/** Per-executor streams of assignments and cancellations. */
+type ExecutorMessage = ExecutorAssignment | ExecutorCancellation;
+
+interface PendingRow {
+  id: string;
+  attempt: number;
+  task_id: number | null;
+  task_name: string;
+  kind: TaskKind;
+  command: string;
+  env: EnvironmentMap;
+  working_directory: string | null;
+  http_request: HttpRequestSpec | null;
+  timeout_seconds: number;
+  expected_exit_code: number;
+  expected_output: string | null;
+  dispatched_at: Date;
+  status: TaskInstanceStatus;
+  cancel_requested_at: Date | null;
+}
+
+const { DISPATCHED, RUNNING } = TaskInstanceStatus;
+/** What an executor still has to hear: unacknowledged assignments and open cancellations. */
+const pendingCondition = `executor_id = $1 and ((status = ${DISPATCHED} and acknowledged_at is null)
+  or (cancel_requested_at is not null and status in (${DISPATCHED}, ${RUNNING})))`;
+
+export interface AssignmentFeedOptions {
+  /** How often the database is polled for anything a lost notification missed. */
+  backstopIntervalMs: number;
+  /** Most messages read per query; the rest follow once these are consumed. */
+  batchSize: number;
+}
+
+/**
+ * The `executorAssignments` streams of the executors connected to this replica. The database is
+ * the queue: a stream re-reads what its executor has not acknowledged whenever it is nudged (a
+ * NOTIFY, the backstop poll, a reconnect of the notification connection) and sends what it has
+ * not sent yet. A new subscription therefore replays everything unacknowledged first.
+ */
 export class AssignmentFeeds {
-  subscribe(_executorId: number): AsyncIterable<ExecutorAssignment | ExecutorCancellation> {
-    throw new Error('not implemented');
+  private readonly nudgers = new Map<number, Set<() => void>>();
+  private readonly stops: (() => void)[] = [];
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly bus: NotificationBus,
+    private readonly logger: Logger,
+    private readonly options: AssignmentFeedOptions = { backstopIntervalMs: 2_000, batchSize: 200 },
+  ) {}
+
+  start(): void {
+    this.stops.push(
+      this.bus.on(channels.assignments, (payload) => this.nudge(Number(payload))),
+      this.bus.onReconnect(() => this.nudgeAll()),
+    );
+    const timer = setInterval(() => void this.backstop(), this.options.backstopIntervalMs);
+    timer.unref();
+    this.stops.push(() => clearInterval(timer));
   }
+
+  stop(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  subscribe(executorId: number): AsyncIterable<ExecutorMessage> {
+    return new Repeater<ExecutorMessage>(async (push, stop) => {
+      let nudged = true;
+      let wake: () => void = () => undefined;
+      let stopped = false;
+      const nudge = (): void => {
+        nudged = true;
+        wake();
+      };
+      void stop.then(() => {
+        stopped = true;
+        wake();
+      });
+      this.register(executorId, nudge);
+      await this.markOnline(executorId);
+      // instance id → attempt (or `cancel:` + attempt) already sent on this stream.
+      let sent = new Map<string, string>();
+      try {
+        while (!stopped) {
+          if (!nudged) await new Promise<void>((resolve) => (wake = resolve));
+          if (stopped) break;
+          nudged = false;
+          const rows = await this.pending(executorId);
+          const stillPending = new Map<string, string>();
+          for (const row of rows) {
+            const isCancellation = row.cancel_requested_at !== null;
+            const key = `${isCancellation ? 'cancel:' : ''}${row.attempt}`;
+            stillPending.set(row.id, key);
+            if (sent.get(row.id) === key) continue;
+            await push(isCancellation ? toCancellation(row) : toAssignment(row));
+            if (stopped) break;
+          }
+          sent = stillPending;
+          if (rows.length >= this.options.batchSize) nudged = true;
+        }
+      } catch (error) {
+        this.logger.error('assignment stream failed', { executorId, error });
+        stop(error);
+      } finally {
+        this.unregister(executorId, nudge);
+      }
+    });
+  }
+
+  private async pending(executorId: number): Promise<PendingRow[]> {
+    return query<PendingRow>(
+      this.orm.em.fork(),
+      `select id, attempt, task_id, task_name, kind, command, env, working_directory, http_request,
+              timeout_seconds, expected_exit_code, expected_output, dispatched_at, status,
+              cancel_requested_at
+         from task_instances where ${pendingCondition}
+        order by id limit ${this.options.batchSize}`,
+      [executorId],
+    );
+  }
+
+  /** A subscribed executor can take work at once, before its first heartbeat lands. */
+  private async markOnline(executorId: number): Promise<void> {
+    await query(
+      this.orm.em.fork(),
+      `with changed as (
+         update executors set is_online = true, last_heartbeat_at = now()
+          where id = $1 and not is_online returning id)
+       select pg_notify('${channels.executors}', id::text), pg_notify('${channels.dispatch}', '')
+         from changed`,
+      [executorId],
+    );
+  }
+
+  private async backstop(): Promise<void> {
+    const ids = [...this.nudgers.keys()];
+    if (ids.length === 0) return;
+    try {
+      const rows = await query<{ executor_id: number }>(
+        this.orm.em.fork(),
+        `select distinct executor_id from task_instances
+          where executor_id = any($1::int[]) and ((status = ${DISPATCHED} and acknowledged_at is null)
+             or (cancel_requested_at is not null and status in (${DISPATCHED}, ${RUNNING})))`,
+        [ids],
+      );
+      for (const row of rows) this.nudge(row.executor_id);
+    } catch (error) {
+      this.logger.warn('assignment backstop poll failed', { error });
+    }
+  }
+
+  private nudge(executorId: number): void {
+    for (const nudge of this.nudgers.get(executorId) ?? []) nudge();
+  }
+
+  private nudgeAll(): void {
+    for (const set of this.nudgers.values()) for (const nudge of set) nudge();
+  }
+
+  private register(executorId: number, nudge: () => void): void {
+    const set = this.nudgers.get(executorId) ?? new Set();
+    set.add(nudge);
+    this.nudgers.set(executorId, set);
+  }
+
+  private unregister(executorId: number, nudge: () => void): void {
+    const set = this.nudgers.get(executorId);
+    set?.delete(nudge);
+    if (set?.size === 0) this.nudgers.delete(executorId);
+  }
+}
+
+function toAssignment(row: PendingRow): ExecutorAssignment {
+  return Object.assign(new ExecutorAssignment(), {
+    instanceId: String(row.id),
+    attempt: row.attempt,
+    taskId: row.task_id === null ? null : String(row.task_id),
+    taskName: row.task_name,
+    kind: row.kind,
+    command: row.command,
+    env: toEnvironmentList(row.env),
+    workingDirectory: row.working_directory,
+    httpRequest: row.http_request ? toHttpRequest(row.http_request) : null,
+    timeoutSeconds: row.timeout_seconds,
+    expectedExitCode: row.expected_exit_code,
+    expectedOutput: row.expected_output,
+    dispatchedAt: new Date(row.dispatched_at),
+  });
+}
+
+function toCancellation(row: PendingRow): ExecutorCancellation {
+  return Object.assign(new ExecutorCancellation(), {
+    instanceId: String(row.id),
+    attempt: row.attempt,
+    reason: 'cancelled by a user',
+  });
 }

@@ -7,9 +7,12 @@ import { AuthResolver } from '../auth/auth.resolver.js';
 import { ExecutorBindingResolver } from '../executor-bindings/executor-binding.resolver.js';
 import { ExecutorGroupResolver } from '../executor-groups/executor-group.resolver.js';
 import { EnrollmentResolver } from '../executors/enrollment.resolver.js';
+import { ExecutorLiveResolver } from '../executors/executor-live.resolver.js';
 import { ExecutorResolver } from '../executors/executor.resolver.js';
 import { ExecutorProtocolResolver } from '../executor-protocol/executor-protocol.resolver.js';
+import { TaskInstanceLiveResolver } from '../task-instances/task-instance-live.resolver.js';
 import { TaskInstanceResolver } from '../task-instances/task-instance.resolver.js';
+import { TaskLogLiveResolver } from '../task-logs/task-log-live.resolver.js';
 import { TaskLogResolver } from '../task-logs/task-log.resolver.js';
 import { TaskResolver } from '../tasks/task.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -26,6 +29,9 @@ export const resolvers = [
   AuditResolver,
   EnrollmentResolver,
   ExecutorProtocolResolver,
+  TaskInstanceLiveResolver,
+  TaskLogLiveResolver,
+  ExecutorLiveResolver,
 ] as const;
 
 /** The whole GraphQL schema; `npm run schema:emit` prints it to schema/schema.graphql. */

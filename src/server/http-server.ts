@@ -122,7 +122,7 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: '4mb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const header = req.header('x-request-id');

@@ -1,7 +1,11 @@
 import { AuditService } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import type { KeyRing } from '../auth/signing-keys.js';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
+import type { HeartbeatBuffer } from '../executor-protocol/heartbeat-buffer.js';
+import type { NotificationBus } from '../pubsub/notification-bus.js';
+import type { Logger } from '../shared/logger.js';
 import { ExecutorBindingService } from '../executor-bindings/executor-binding.service.js';
 import { ExecutorGroupService } from '../executor-groups/executor-group.service.js';
 import { EnrollmentService } from '../executors/enrollment.service.js';
@@ -17,6 +21,10 @@ import { UserService } from '../users/user.service.js';
 export interface ServiceDeps {
   config: Config;
   keys: KeyRing;
+  orm: MikroORM;
+  bus: NotificationBus;
+  logger: Logger;
+  heartbeats: HeartbeatBuffer;
   /** Mints task instance ids with this replica's leased machine id. */
   ids: SnowflakeGenerator;
 }
@@ -35,6 +43,9 @@ export interface Services {
   readonly enrollment: EnrollmentService;
   readonly executorReports: ExecutorReportService;
   readonly assignments: AssignmentFeeds;
+  /** Notifications from every replica, for subscriptions. */
+  readonly bus: NotificationBus;
+  readonly logger: Logger;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -49,7 +60,9 @@ export function createServices(deps: ServiceDeps): Services {
     taskLogs: new TaskLogService(),
     audit: new AuditService(),
     enrollment: new EnrollmentService(),
-    executorReports: new ExecutorReportService(),
-    assignments: new AssignmentFeeds(),
+    executorReports: new ExecutorReportService(deps.heartbeats),
+    assignments: new AssignmentFeeds(deps.orm, deps.bus, deps.logger),
+    bus: deps.bus,
+    logger: deps.logger,
   };
 }

@@ -14,6 +14,9 @@ import {
 import type { RequestContext } from '../server/context.js';
 import { PageArgs, type Page } from '../shared/pagination.js';
 import { TaskLogConnection } from '../task-logs/task-log.connection.js';
+import { EnvironmentVariable, HttpRequest } from '../tasks/task-spec.types.js';
+import { TaskKind } from '../tasks/task-kind.js';
+import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
 import type { TaskLog } from '../task-logs/task-log.entity.js';
 import { UserRole } from '../users/user-role.js';
 import { TaskInstanceConnection } from './task-instance.connection.js';
@@ -62,6 +65,23 @@ export class TaskInstanceResolver {
   @FieldResolver(() => Int, { description: 'The numeric code of `status` (seed codes).' })
   statusCode(@Root() instance: TaskInstance): number {
     return instance.status;
+  }
+
+  @FieldResolver(() => [EnvironmentVariable], {
+    description: 'Environment variables of the run (snapshot), by name.',
+  })
+  env(@Root() instance: TaskInstance): EnvironmentVariable[] {
+    return toEnvironmentList(instance.env);
+  }
+
+  @FieldResolver(() => HttpRequest, {
+    nullable: true,
+    description: 'The request of an HTTP run (snapshot), headers by name; null for SHELL runs.',
+  })
+  httpRequest(@Root() instance: TaskInstance): HttpRequest | null {
+    return instance.kind === TaskKind.HTTP && instance.httpRequest
+      ? toHttpRequest(instance.httpRequest)
+      : null;
   }
 
   @FieldResolver(() => ID, { nullable: true, description: 'Null once the task is deleted.' })

@@ -1,4 +1,5 @@
 import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
+import { channels } from '../pubsub/channels.js';
 import { recordAudit, type Snapshot } from '../audit/audit-log.js';
 import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
 import type { RequestContext } from '../server/context.js';
@@ -93,6 +94,8 @@ export class TaskInstanceService {
       instance.attempt = 1;
       em.persist(instance);
       await em.flush();
+      // Delivered at commit: the dispatcher of some replica wakes up for it at once.
+      await em.execute(`select pg_notify('${channels.dispatch}', '')`);
       recordAudit(em, ctx, {
         action: 'runTask',
         entityType: 'TaskInstance',
@@ -142,6 +145,12 @@ function copyTaskSnapshot(task: Task, instance: TaskInstance): void {
   instance.taskName = task.name;
   instance.kind = task.kind;
   instance.command = task.command;
+  // The JSON columns are copied, not shared: the instance must never alias the task's objects.
+  instance.env = structuredClone(task.env);
+  instance.workingDirectory = task.workingDirectory;
+  instance.httpRequest = structuredClone(task.httpRequest);
+  instance.expectedExitCode = task.expectedExitCode;
+  instance.expectedOutput = task.expectedOutput;
   instance.cronExpression = task.cronExpression;
   instance.timeZone = task.timeZone;
   instance.timeoutSeconds = task.timeoutSeconds;

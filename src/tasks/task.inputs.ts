@@ -2,6 +2,7 @@ import { Field, ID, InputType, Int } from 'type-graphql';
 import { FrequencyMode } from './frequency-mode.js';
 import { RoutingStrategy } from './routing-strategy.js';
 import { TaskKind } from './task-kind.js';
+import { EnvironmentVariable, HttpRequestInput } from './task-spec.types.js';
 
 @InputType()
 export class CreateTaskInput {
@@ -14,8 +15,49 @@ export class CreateTaskInput {
   @Field(() => TaskKind, { defaultValue: TaskKind.SHELL })
   kind: TaskKind = TaskKind.SHELL;
 
-  @Field(() => String, { description: 'Not blank; at most 65536 characters. Stored as given.' })
+  @Field(() => String, {
+    description:
+      'At most 65536 characters, stored as given. Not blank for SHELL tasks; HTTP tasks do ' +
+      'not use it and may send an empty string.',
+  })
   command!: string;
+
+  @Field(() => [EnvironmentVariable], {
+    defaultValue: [],
+    description:
+      'Environment variables of a SHELL run: at most 100, each name once (POSIX: letters, ' +
+      'digits and `_`, not starting with a digit), each value at most 32 KiB (UTF-8).',
+  })
+  // No initializer, as for bindingIds below.
+  env!: EnvironmentVariable[];
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Working directory of a SHELL run: an absolute path of at most 4096 characters. ' +
+      "Null: the executor's own directory.",
+  })
+  workingDirectory?: string | null;
+
+  @Field(() => HttpRequestInput, {
+    nullable: true,
+    description: 'The request of an HTTP task: required with `kind: HTTP`, absent otherwise.',
+  })
+  httpRequest?: HttpRequestInput | null;
+
+  @Field(() => Int, {
+    defaultValue: 0,
+    description: '0..255. A SHELL run that exits with another code ends ABNORMAL_ENDING.',
+  })
+  expectedExitCode: number = 0;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'At most 4096 characters. When set, a run whose output does not contain this text ends ' +
+      'ABNORMAL_ENDING; an empty string means no expectation (stored as null).',
+  })
+  expectedOutput?: string | null;
 
   @Field(() => String, {
     nullable: true,
@@ -65,8 +107,9 @@ export class CreateTaskInput {
 }
 
 /**
- * Changes to a task. Omitted (or null) fields stay as they are, except `cronExpression` and
- * `frequencyTimes`, where an explicit null clears the value.
+ * Changes to a task. Omitted (or null) fields stay as they are, except `cronExpression`,
+ * `frequencyTimes`, `workingDirectory`, `httpRequest` and `expectedOutput`, where an explicit
+ * null clears the value. The rules of CreateTaskInput apply to the task that results.
  */
 @InputType()
 export class UpdateTaskInput {
@@ -76,11 +119,37 @@ export class UpdateTaskInput {
   @Field(() => String, { nullable: true })
   description?: string | null;
 
-  @Field(() => TaskKind, { nullable: true })
+  @Field(() => TaskKind, {
+    nullable: true,
+    description:
+      'Changing to HTTP needs an `httpRequest` (sent now or already set); changing to SHELL ' +
+      'needs a command that is not blank, and drops the request.',
+  })
   kind?: TaskKind | null;
 
   @Field(() => String, { nullable: true })
   command?: string | null;
+
+  @Field(() => [EnvironmentVariable], {
+    nullable: true,
+    description: 'Replaces all the variables; [] removes them.',
+  })
+  env?: EnvironmentVariable[] | null;
+
+  @Field(() => String, { nullable: true, description: "null: the executor's own directory." })
+  workingDirectory?: string | null;
+
+  @Field(() => HttpRequestInput, {
+    nullable: true,
+    description: 'Replaces the whole request; null removes it (SHELL tasks only).',
+  })
+  httpRequest?: HttpRequestInput | null;
+
+  @Field(() => Int, { nullable: true })
+  expectedExitCode?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'null or "": no expectation.' })
+  expectedOutput?: string | null;
 
   @Field(() => String, { nullable: true, description: 'null makes the task manual-only.' })
   cronExpression?: string | null;

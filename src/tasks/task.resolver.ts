@@ -19,6 +19,9 @@ import type { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { UserRole } from '../users/user-role.js';
 import { Task } from './task.entity.js';
 import { CreateTaskInput, TaskFilter, UpdateTaskInput } from './task.inputs.js';
+import { EnvironmentVariable, HttpRequest } from './task-spec.types.js';
+import { TaskKind } from './task-kind.js';
+import { toEnvironmentList, toHttpRequest } from './task-spec.mapping.js';
 
 const TaskConnection = Connection(Task, 'Task');
 
@@ -95,6 +98,21 @@ export class TaskResolver {
   @FieldResolver(() => [ExecutorBinding], { description: 'Where it may run, by binding id.' })
   bindings(@Root() task: Task, @Ctx() ctx: RequestContext): Promise<ExecutorBinding[]> {
     return ctx.services.tasks.bindingsOf(task);
+  }
+
+  @FieldResolver(() => [EnvironmentVariable], {
+    description: 'Environment variables of a SHELL run, by name.',
+  })
+  env(@Root() task: Task): EnvironmentVariable[] {
+    return toEnvironmentList(task.env);
+  }
+
+  @FieldResolver(() => HttpRequest, {
+    nullable: true,
+    description: 'The request of an HTTP task, headers by name; null for SHELL tasks.',
+  })
+  httpRequest(@Root() task: Task): HttpRequest | null {
+    return task.kind === TaskKind.HTTP && task.httpRequest ? toHttpRequest(task.httpRequest) : null;
   }
 
   @FieldResolver(() => ID, {

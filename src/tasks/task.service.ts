@@ -23,6 +23,7 @@ import {
   validTaskChanges,
   type TaskFields,
 } from './task.validation.js';
+import { canonicalEnvironment, canonicalHttpRequest } from './task-spec.audit.js';
 
 /** Fields whose change restarts the schedule from now (see `update`). */
 const scheduleFields = [
@@ -36,6 +37,8 @@ const scheduleFields = [
 export function taskSnapshot(task: Task): Snapshot {
   return {
     ...taskFields(task),
+    env: canonicalEnvironment(task.env),
+    httpRequest: canonicalHttpRequest(task.httpRequest),
     nextFireAt: task.nextFireAt,
     ownerId: task.owner?.id ?? null,
     // Callers initialise the collection first: a snapshot without the bindings would be wrong.
@@ -49,6 +52,11 @@ function taskFields(task: Task): TaskFields {
     description: task.description,
     kind: task.kind,
     command: task.command,
+    env: task.env,
+    workingDirectory: task.workingDirectory,
+    httpRequest: task.httpRequest,
+    expectedExitCode: task.expectedExitCode,
+    expectedOutput: task.expectedOutput,
     cronExpression: task.cronExpression,
     timeZone: task.timeZone,
     frequency: task.frequency,

@@ -4,7 +4,16 @@ import { integerInRange, optionalText, parseId, requiredText } from '../shared/v
 import { FrequencyMode } from './frequency-mode.js';
 import type { RoutingStrategy } from './routing-strategy.js';
 import type { CreateTaskInput, UpdateTaskInput } from './task.inputs.js';
-import type { TaskKind } from './task-kind.js';
+import { TaskKind } from './task-kind.js';
+import type { EnvironmentMap, HttpRequestSpec } from './task-spec.js';
+import type { EnvironmentVariable, HttpRequestInput } from './task-spec.types.js';
+import {
+  validEnvironment,
+  validExpectedExitCode,
+  validExpectedOutput,
+  validHttpRequest,
+  validWorkingDirectory,
+} from './task-spec.validation.js';
 
 /** The fields of a task a user sets directly (bindings aside), once validated. */
 export interface TaskFields {
@@ -12,6 +21,11 @@ export interface TaskFields {
   description: string;
   kind: TaskKind;
   command: string;
+  env: EnvironmentMap;
+  workingDirectory: string | null;
+  httpRequest: HttpRequestSpec | null;
+  expectedExitCode: number;
+  expectedOutput: string | null;
   cronExpression: string | null;
   timeZone: string;
   frequency: FrequencyMode;
@@ -31,6 +45,11 @@ const taskFieldNames = [
   'description',
   'kind',
   'command',
+  'env',
+  'workingDirectory',
+  'httpRequest',
+  'expectedExitCode',
+  'expectedOutput',
   'cronExpression',
   'timeZone',
   'frequency',
@@ -44,16 +63,40 @@ const taskFieldNames = [
   'isEnabled',
 ] as const satisfies readonly (keyof TaskFields)[];
 
+/** Fields where an explicit null in an update clears the value (elsewhere null means unchanged). */
+const clearableFieldNames = [
+  'cronExpression',
+  'frequencyTimes',
+  'workingDirectory',
+  'httpRequest',
+  'expectedOutput',
+] as const satisfies readonly (keyof TaskFields)[];
+
+/** What a caller sends for each field: the stored shape, except the two given as lists/inputs. */
+interface TaskFieldInputs extends Omit<TaskFields, 'env' | 'httpRequest'> {
+  env: EnvironmentVariable[];
+  httpRequest: HttpRequestInput;
+}
+
 const maxCommandLength = 65_536;
 
-/** One validator per field; each gets a value the caller gave (never null) and its input path. */
+/**
+ * One validator per field; each gets a value the caller gave (never null) and its input path.
+ * Rules between fields (kind and command/httpRequest, frequency and frequencyTimes) are checked
+ * on the resulting task, after these.
+ */
 const validators: {
-  [K in keyof TaskFields]: (value: NonNullable<TaskFields[K]>, field: string) => TaskFields[K];
+  [K in keyof TaskFields]: (value: NonNullable<TaskFieldInputs[K]>, field: string) => TaskFields[K];
 } = {
   name: (value, field) => requiredText(field, value, 100),
   description: (value, field) => optionalText(field, value, 2000),
   kind: (value) => value,
-  command: (value, field) => validCommand(field, value),
+  command: (value, field) => validCommandLength(field, value),
+  env: (value, field) => validEnvironment(field, value),
+  workingDirectory: (value, field) => validWorkingDirectory(field, value),
+  httpRequest: (value, field) => validHttpRequest(field, value),
+  expectedExitCode: (value, field) => validExpectedExitCode(field, value),
+  expectedOutput: (value, field) => validExpectedOutput(field, value),
   cronExpression: (value, field) => validateCronExpression(field, value),
   timeZone: (value, field) => validateTimeZone(field, value),
   frequency: (value) => value,
@@ -74,6 +117,11 @@ export function validNewTask(input: CreateTaskInput): TaskFields {
     description: valid('description', input.description),
     kind: input.kind,
     command: valid('command', input.command),
+    env: valid('env', input.env),
+    workingDirectory: validOrNull('workingDirectory', input.workingDirectory),
+    httpRequest: validOrNull('httpRequest', input.httpRequest),
+    expectedExitCode: valid('expectedExitCode', input.expectedExitCode),
+    expectedOutput: validOrNull('expectedOutput', input.expectedOutput),
     cronExpression: validOrNull('cronExpression', input.cronExpression),
     timeZone: valid('timeZone', input.timeZone),
     frequency: input.frequency,
@@ -86,7 +134,10 @@ export function validNewTask(input: CreateTaskInput): TaskFields {
     routingStrategy: input.routingStrategy,
     isEnabled: input.isEnabled,
   };
-  return withConsistentFrequency(fields, input.frequencyTimes);
+  return withConsistentKind(
+    withConsistentFrequency(fields, input.frequencyTimes),
+    input.httpRequest,
+  );
 }
 
 /** `current` with the changes in `input` applied, validated. */
@@ -94,24 +145,28 @@ export function validTaskChanges(current: TaskFields, input: UpdateTaskInput): T
   const fields = { ...current };
   for (const key of taskFieldNames) {
     const value = input[key];
-    // Null leaves a field as it is, except for the two below.
+    // Null leaves a field as it is, except for the clearable ones.
     if (value !== undefined && value !== null) setField(fields, key, valid(key, value));
   }
-  if (input.cronExpression === null) fields.cronExpression = null;
-  if (input.frequencyTimes === null) fields.frequencyTimes = null;
-  return withConsistentFrequency(fields, input.frequencyTimes);
+  for (const key of clearableFieldNames) {
+    if (input[key] === null) fields[key] = null;
+  }
+  return withConsistentKind(
+    withConsistentFrequency(fields, input.frequencyTimes),
+    input.httpRequest,
+  );
 }
 
 function valid<K extends keyof TaskFields>(
   key: K,
-  value: NonNullable<TaskFields[K]>,
+  value: NonNullable<TaskFieldInputs[K]>,
 ): TaskFields[K] {
   return validators[key](value, `input.${key}`);
 }
 
 function validOrNull<K extends keyof TaskFields>(
   key: K,
-  value: TaskFields[K] | null | undefined,
+  value: TaskFieldInputs[K] | null | undefined,
 ): TaskFields[K] | null {
   return value === undefined || value === null ? null : valid(key, value);
 }
@@ -146,9 +201,45 @@ function withConsistentFrequency(
   return { ...fields, frequencyTimes: null };
 }
 
-/** Not blank, at most 64 KiB of characters; kept exactly as given (whitespace can matter). */
-export function validCommand(field: string, value: string): string {
-  if (value.trim() === '') throw new ValidationError(field, `${field} must not be blank.`);
+/**
+ * What each kind needs. A SHELL task runs its command and has no request; an HTTP task makes its
+ * request and may have an empty command. A request the caller sends with kind SHELL is a
+ * mistake; one left over from before a change of kind to SHELL is dropped.
+ */
+function withConsistentKind(
+  fields: TaskFields,
+  givenRequest: HttpRequestInput | null | undefined,
+): TaskFields {
+  if (fields.kind === TaskKind.HTTP) {
+    if (fields.httpRequest === null) {
+      throw new ValidationError(
+        'input.httpRequest',
+        'input.httpRequest is required with kind HTTP: the request to make, at least its url.',
+      );
+    }
+    return fields;
+  }
+  if (givenRequest !== undefined && givenRequest !== null) {
+    throw new ValidationError(
+      'input.httpRequest',
+      `input.httpRequest must be absent unless kind is HTTP; kind is ${fields.kind}.`,
+    );
+  }
+  if (fields.command.trim() === '') {
+    throw new ValidationError(
+      'input.command',
+      `input.command must not be blank with kind ${fields.kind}: it is the command line ` +
+        'given to /bin/sh -c.',
+    );
+  }
+  return { ...fields, httpRequest: null };
+}
+
+/**
+ * At most 64 KiB of characters; kept exactly as given (whitespace can matter). Whether it may be
+ * blank depends on the kind (`withConsistentKind`).
+ */
+function validCommandLength(field: string, value: string): string {
   if (value.length > maxCommandLength) {
     throw new ValidationError(field, `${field} must be at most ${maxCommandLength} characters.`);
   }

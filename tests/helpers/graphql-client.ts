@@ -8,7 +8,7 @@ export interface GraphqlResult<TData> {
 
 /** Variables may be left out when every one of them is optional. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is the "all optional" test.
-type VariablesArg<T> = {} extends T ? [variables?: T] : [variables: T];
+export type VariablesArg<T> = {} extends T ? [variables?: T] : [variables: T];
 
 /** A GraphQL-over-HTTP client for tests: real HTTP, typed by the generated documents. */
 export class GraphqlClient {

@@ -57,3 +57,14 @@ export function auditEntries(server: TestServer, entityType: string, entityId: s
     [entityType, entityId],
   );
 }
+
+/** A valid HTTP task input; tests override what they are about. */
+export function httpTask(overrides: Partial<CreateTaskInput> = {}): CreateTaskInput {
+  return {
+    name: 'health check',
+    kind: 'HTTP',
+    command: '',
+    httpRequest: { url: 'https://status.example.com/health' },
+    ...overrides,
+  };
+}
