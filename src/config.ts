@@ -28,6 +28,11 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** An executor silent this long is offline and its runs become UNKNOWN. */
   readonly executorHeartbeatTimeoutSeconds: number;
+  /**
+   * Run one executor beside the server (`GRAPHCRON_LOCAL_EXECUTOR`): on by default with the
+   * embedded database, off with DATABASE_URL unless set to 1.
+   */
+  readonly localExecutor: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryDepth: integer(env, 'GRAPHCRON_MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryTokens: integer(env, 'GRAPHCRON_MAX_QUERY_TOKENS', 5000, 100, 1_000_000),
     logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
+    localExecutor: flag(env, 'GRAPHCRON_LOCAL_EXECUTOR', !env.DATABASE_URL?.trim()),
     executorHeartbeatTimeoutSeconds: integer(
       env,
       'GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS',
@@ -87,6 +93,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be 1 or 0, got "${raw}"`);
 }
 
 function logLevel(raw: string | undefined): LogLevel {

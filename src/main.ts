@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import path from 'node:path';
 import { startApp } from './app.js';
+import { startLocalExecutor } from './local-executor.js';
 import { ConfigError, loadConfig } from './config.js';
 import {
   EmbeddedPostgresError,
@@ -38,15 +40,27 @@ async function main(): Promise<void> {
         : `Created the first admin "${username}" with the password from GRAPHCRON_ADMIN_PASSWORD`,
     );
   }
+  const localExecutor = config.localExecutor
+    ? await startLocalExecutor({
+        orm: app.orm,
+        serverUrl: app.url.replace('//localhost:', '//127.0.0.1:'),
+        stateDir: path.join(config.dataDir, 'local-executor'),
+        logger,
+      }).catch((error: unknown) => {
+        logger.error('could not start the local executor; the server runs without it', { error });
+        return null;
+      })
+    : null;
   console.log(`graphcron is ready at ${app.url}`);
+  if (localExecutor) console.log('A local executor runs beside it, in the executor group "local".');
 
   let shuttingDown = false;
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info('shutting down', { signal });
-    app
-      .stop()
+    Promise.resolve(localExecutor?.stop())
+      .then(() => app.stop())
       .then(() => logger.info('server stopped; closing the embedded database'))
       .then(() => embedded?.stop())
       .then(() => process.exit(0))

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { recordAudit } from '../audit/audit-log.js';
+import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import { requirePrincipal } from '../auth/auth-checker.js';
 import { newSecret, sha256 } from '../auth/secrets.js';
 import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js';
@@ -35,35 +35,17 @@ export class EnrollmentService {
   ): Promise<CreatedEnrollmentToken> {
     const principal = requirePrincipal(ctx);
     integerInRange('expiresInSeconds', expiresInSeconds, 60, 30 * 86_400);
-    const token = newSecret(enrollmentTokenPrefix);
     return ctx.em.transactional(async (em) => {
-      const enrollment = new EnrollmentToken();
+      let group: ExecutorGroup | null = null;
       if (groupId) {
-        const group = await em.findOne(ExecutorGroup, { id: parseId('groupId', groupId) });
+        group = await em.findOne(ExecutorGroup, { id: parseId('groupId', groupId) });
         if (!group) throw new NotFoundError('ExecutorGroup', groupId, 'groupId');
-        enrollment.group = group;
       }
-      enrollment.tokenHash = sha256(token);
-      enrollment.createdBy = em.getReference(User, principal.userId);
-      enrollment.expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
-      em.persist(enrollment);
-      await em.flush();
-      recordAudit(em, ctx, {
-        action: 'createEnrollmentToken',
-        entityType: 'EnrollmentToken',
-        entityId: enrollment.id,
-        before: null,
-        after: {
-          groupId: enrollment.group?.id ?? null,
-          expiresAt: enrollment.expiresAt,
-          tokenHash: enrollment.tokenHash,
-        },
+      return issueEnrollmentToken(em, ctx, {
+        group,
+        createdById: principal.userId,
+        expiresInSeconds,
       });
-      return {
-        token,
-        expiresAt: enrollment.expiresAt,
-        groupId: enrollment.group ? String(enrollment.group.id) : null,
-      };
     });
   }
 
@@ -155,4 +137,37 @@ async function lowestFreeMachineId(em: EntityManager): Promise<number> {
     );
   }
   return row.machine_id;
+}
+
+/** Stores a new enrollment token (its hash) in `em`'s transaction and returns the secret once. */
+export async function issueEnrollmentToken(
+  em: EntityManager,
+  actor: AuditActor,
+  options: { group: ExecutorGroup | null; createdById: number | null; expiresInSeconds: number },
+): Promise<CreatedEnrollmentToken> {
+  const token = newSecret(enrollmentTokenPrefix);
+  const enrollment = new EnrollmentToken();
+  enrollment.group = options.group;
+  enrollment.tokenHash = sha256(token);
+  enrollment.createdBy =
+    options.createdById === null ? null : em.getReference(User, options.createdById);
+  enrollment.expiresAt = new Date(Date.now() + options.expiresInSeconds * 1000);
+  em.persist(enrollment);
+  await em.flush();
+  recordAudit(em, actor, {
+    action: 'createEnrollmentToken',
+    entityType: 'EnrollmentToken',
+    entityId: enrollment.id,
+    before: null,
+    after: {
+      groupId: enrollment.group?.id ?? null,
+      expiresAt: enrollment.expiresAt,
+      tokenHash: enrollment.tokenHash,
+    },
+  });
+  return {
+    token,
+    expiresAt: enrollment.expiresAt,
+    groupId: enrollment.group ? String(enrollment.group.id) : null,
+  };
 }
