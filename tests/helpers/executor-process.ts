@@ -16,7 +16,12 @@ function cli(): string {
 }
 
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', GRAPHCRON_EXECUTOR_LOG_LEVEL: 'warn', ...extra };
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    GRAPHCRON_EXECUTOR_LOG_LEVEL: 'warn',
+    ...extra,
+  };
 }
 
 /** `graphcron-executor register …`, as a user would run it; resolves with its output. */
@@ -29,7 +34,19 @@ export async function registerExecutor(args: {
 }): Promise<string> {
   const child = spawn(
     process.execPath,
-    [cli(), 'register', '--server', args.serverUrl, '--token', args.token, '--name', args.name, '--state-dir', args.stateDir, ...(args.capacity ? ['--capacity', String(args.capacity)] : [])],
+    [
+      cli(),
+      'register',
+      '--server',
+      args.serverUrl,
+      '--token',
+      args.token,
+      '--name',
+      args.name,
+      '--state-dir',
+      args.stateDir,
+      ...(args.capacity ? ['--capacity', String(args.capacity)] : []),
+    ],
     { env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -49,7 +66,10 @@ export interface ExecutorProcess {
 }
 
 /** `graphcron-executor run --state-dir …` as a real process; resolves once it is connected. */
-export async function startExecutorProcess(stateDir: string, env: Record<string, string> = {}): Promise<ExecutorProcess> {
+export async function startExecutorProcess(
+  stateDir: string,
+  env: Record<string, string> = {},
+): Promise<ExecutorProcess> {
   const child = spawn(process.execPath, [cli(), 'run', '--state-dir', stateDir], {
     env: childEnv({ GRAPHCRON_EXECUTOR_HEARTBEAT_SECONDS: '1', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

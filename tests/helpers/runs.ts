@@ -1,5 +1,9 @@
 import type { Client } from 'graphql-ws';
-import { RunOutcomeDocument, TaskInstanceUpdatedDocument, type RunOutcomeQuery } from '../generated/graphql.js';
+import {
+  RunOutcomeDocument,
+  TaskInstanceUpdatedDocument,
+  type RunOutcomeQuery,
+} from '../generated/graphql.js';
 import type { GraphqlClient } from './graphql-client.js';
 import { record } from './ws-client.js';
 
@@ -20,11 +24,12 @@ export async function waitForStatus(
   const updates = record(socket, TaskInstanceUpdatedDocument, { instanceId });
   try {
     const deadline = Date.now() + timeoutMs;
-    for (let seen = 0; ; ) {
+    for (let seen = 0; ;) {
       const { taskInstance } = await client.data(RunOutcomeDocument, { id: instanceId });
       if (statuses.includes(taskInstance.status)) return taskInstance;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`run ${instanceId} is ${taskInstance.status}, not ${statuses.join('/')}`);
+      if (remaining <= 0)
+        throw new Error(`run ${instanceId} is ${taskInstance.status}, not ${statuses.join('/')}`);
       seen = (await updates.atLeast(seen + 1, remaining).catch(() => updates.items)).length;
     }
   } finally {
