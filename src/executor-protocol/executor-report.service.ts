@@ -167,7 +167,8 @@ export class ExecutorReportService {
       throw new ValidationError(
         `input.chunks[${refused}]`,
         `Chunk ${refused} (seq ${input.chunks[refused]!.seq}) is refused: seq must be 0 or more and ` +
-          `content at most ${maxLogChunkBytes} bytes; split long output. The other chunks were stored.`,
+          `content at most ${maxLogChunkBytes} bytes, without NUL characters; split long output. ` +
+          'The other chunks were stored.',
       );
     }
     return { stored: stored.length, duplicates: accepted.length - stored.length };

@@ -5,10 +5,12 @@ import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MeDocument } from '../generated/graphql.js';
+import { CreateTaskDocument, MeDocument, RunTaskDocument } from '../generated/graphql.js';
 import { GraphqlClient } from '../helpers/graphql-client.js';
+import { waitForStatus } from '../helpers/runs.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { wsClient } from '../helpers/ws-client.js';
 
 async function loginAs(url: string, username: string, password: string): Promise<string> {
   const result = await new GraphqlClient(url).raw(
@@ -88,13 +90,20 @@ describe('the server process', () => {
     cleanups.push(async () => void (await first.stop('SIGKILL')));
     const password = /with password: (\S+)/.exec(first.output())?.[1];
     expect(password).toBeTruthy();
-    expect(
-      (
-        await new GraphqlClient(first.url, await loginAs(first.url, 'admin', password!)).data(
-          MeDocument,
-        )
-      ).me.role,
-    ).toBe('ADMIN');
+    const admin = new GraphqlClient(first.url, await loginAs(first.url, 'admin', password!));
+    expect((await admin.data(MeDocument)).me.role).toBe('ADMIN');
+
+    // The local executor beside it runs a task with nothing else set up (the README's tour).
+    expect(first.output()).toContain('A local executor runs beside it');
+    const { createTask } = await admin.data(CreateTaskDocument, {
+      input: { name: 'hello', command: 'echo hello from graphcron', bindingIds: ['1'] },
+    });
+    const { runTask } = await admin.data(RunTaskDocument, { id: createTask.id });
+    const socket = wsClient(first.url, () => ({ authorization: `Bearer ${admin.token}` }));
+    const outcome = await waitForStatus(admin, socket, runTask.id, ['FINISHED', 'ABNORMAL_ENDING']);
+    await socket.dispose();
+    expect(outcome.status).toBe('FINISHED');
+    expect(outcome.logs.nodes.map((l) => l.content).join('')).toBe('hello from graphcron\n');
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 

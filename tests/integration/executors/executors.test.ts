@@ -223,8 +223,12 @@ describe('executors', () => {
     const tag = uniqueName('filtered');
     const online = await createExecutor(admin, { tag, name: uniqueName('gpu-box') });
     const disabled = await createExecutor(admin, { tag, isEnabled: false });
-    // Only heartbeats set isOnline; that is later work, so set it directly.
-    await sql(server, 'update executors set is_online = true where id = ?', [Number(online.id)]);
+    // As a heartbeat would: online, heard from just now (else the reaper turns it offline).
+    await sql(
+      server,
+      'update executors set is_online = true, last_heartbeat_at = now() where id = ?',
+      [Number(online.id)],
+    );
     const ids = async (filter: Record<string, unknown>) =>
       (await admin.data(ExecutorsDocument, { filter: { tag, ...filter } })).executors.nodes.map(
         (node) => node.id,

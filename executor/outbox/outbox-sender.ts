@@ -1,0 +1,124 @@
+import type { Logger } from '../logger.js';
+import { backoffDelayMs, type BackoffOptions } from '../shared/backoff.js';
+import { Wakeup } from '../shared/wakeup.js';
+import { GraphqlRequestError } from '../transport/graphql-http-client.js';
+import type { Outbox } from './outbox.js';
+import { nextBatch } from './report-delivery.js';
+import type { OutboxRecord } from './report.js';
+
+export interface OutboxSenderOptions {
+  outbox: Outbox;
+  /** Sends one batch; throws GraphqlRequestError (or anything else, taken as retryable). */
+  deliver: (batch: readonly OutboxRecord[]) => Promise<void>;
+  logger: Logger;
+  backoff?: BackoffOptions;
+}
+
+/**
+ * Delivers the outbox strictly in order, one call at a time: success or a final refusal
+ * (CONFLICT, BAD_USER_INPUT, ...) moves past the batch; anything else is retried with backoff,
+ * while new reports keep accumulating behind it.
+ */
+export class OutboxSender {
+  private readonly wakeup = new Wakeup();
+  private readonly idleListeners = new Set<() => void>();
+  private loop: Promise<void> | undefined;
+  private isStopping = false;
+  private consecutiveFailures = 0;
+  /** Set by nudge(): ends the current backoff early (appends alone do not). */
+  private isRetryRequested = false;
+  private removeAppendListener: (() => void) | undefined;
+
+  constructor(private readonly options: OutboxSenderOptions) {}
+
+  start(): void {
+    if (this.loop) return;
+    this.isStopping = false;
+    this.removeAppendListener = this.options.outbox.onAppended(() => this.wakeup.wake());
+    this.loop = this.run();
+  }
+
+  /** Retries now instead of waiting out the backoff (e.g. the server is reachable again). */
+  nudge(): void {
+    this.consecutiveFailures = 0;
+    this.isRetryRequested = true;
+    this.wakeup.wake();
+  }
+
+  /**
+   * Resolves true once everything appended so far is delivered (or dropped), false if that takes
+   * longer than `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.options.outbox.size === 0) return true;
+    this.nudge();
+    return new Promise<boolean>((resolve) => {
+      const done = (isDrained: boolean): void => {
+        clearTimeout(timer);
+        this.idleListeners.delete(onIdle);
+        resolve(isDrained);
+      };
+      const onIdle = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.idleListeners.add(onIdle);
+    });
+  }
+
+  /** Stops after the call in flight, if any; undelivered records stay on disk. */
+  async stop(): Promise<void> {
+    this.isStopping = true;
+    this.removeAppendListener?.();
+    this.wakeup.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const { outbox, logger } = this.options;
+    while (!this.isStopping) {
+      const batch = nextBatch(outbox.peek(500));
+      if (batch.length === 0) {
+        for (const listener of [...this.idleListeners]) listener();
+        await this.wakeup.wait(60_000);
+        continue;
+      }
+      const lastId = batch[batch.length - 1]!.id;
+      try {
+        await this.options.deliver(batch);
+        this.consecutiveFailures = 0;
+        await outbox.markDelivered(lastId);
+      } catch (error) {
+        if (error instanceof GraphqlRequestError && error.kind === 'rejected') {
+          logger.warn('the server refused a report for good; dropping it', {
+            report: batch[0]!.report.type,
+            records: batch.length,
+            code: error.code,
+            reason: error.message,
+          });
+          this.consecutiveFailures = 0;
+          await outbox.markDelivered(lastId).catch((markError: unknown) => {
+            logger.error('cannot record outbox progress', { error: markError });
+          });
+          continue;
+        }
+        this.consecutiveFailures += 1;
+        const delayMs = backoffDelayMs(this.consecutiveFailures, this.options.backoff);
+        logger.warn('cannot deliver a report; will retry', {
+          report: batch[0]!.report.type,
+          code: error instanceof GraphqlRequestError ? error.code : undefined,
+          reason: error instanceof Error ? error.message : String(error),
+          retryInMs: delayMs,
+        });
+        await this.backOff(delayMs);
+      }
+    }
+  }
+
+  private async backOff(delayMs: number): Promise<void> {
+    this.isRetryRequested = false;
+    const until = Date.now() + delayMs;
+    while (!this.isStopping && !this.isRetryRequested && Date.now() < until) {
+      await this.wakeup.wait(until - Date.now());
+    }
+  }
+}

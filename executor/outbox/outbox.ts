@@ -1,0 +1,195 @@
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { OutboxRecord, Report } from './report.js';
+
+/** A new segment file is started once the current one is this big. */
+const segmentRotationBytes = 4 * 1024 * 1024;
+const progressFileName = 'delivered.json';
+const segmentPattern = /^segment-(\d+)\.jsonl$/;
+
+interface Segment {
+  readonly file: string;
+  lastId: number;
+  sizeBytes: number;
+}
+
+interface PendingAppend {
+  readonly record: OutboxRecord;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Durable, ordered reports for the server (design.md, protocol 4). Records are JSON lines in
+ * segment files; `delivered.json` holds the id of the last delivered record. Invariants: a record
+ * is visible to `peek` only once fsynced, ids grow in append order, and a segment is deleted as
+ * soon as all its records are delivered, so the folder holds little more than what is undelivered.
+ * One process uses a folder at a time.
+ */
+export class Outbox {
+  private readonly undelivered: OutboxRecord[] = [];
+  private readonly segments: Segment[] = [];
+  private current: { segment: Segment; handle: FileHandle } | undefined;
+  private queued: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly appendListeners = new Set<() => void>();
+
+  private constructor(
+    readonly folder: string,
+    private nextId: number,
+    private lastDeliveredId: number,
+  ) {}
+
+  /** Opens (creating if needed) the outbox in `folder`, with what earlier runs left undelivered. */
+  static async open(folder: string): Promise<Outbox> {
+    await mkdir(folder, { recursive: true });
+    let lastDeliveredId = 0;
+    try {
+      const progress = JSON.parse(await readFile(path.join(folder, progressFileName), 'utf8'));
+      lastDeliveredId = Number(progress.lastDeliveredId) || 0;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const names = (await readdir(folder))
+      .map((name) => ({ name, match: segmentPattern.exec(name) }))
+      .filter((entry) => entry.match)
+      .sort((a, b) => Number(a.match![1]) - Number(b.match![1]));
+    const outbox = new Outbox(folder, lastDeliveredId + 1, lastDeliveredId);
+    for (const { name } of names) {
+      const file = path.join(folder, name);
+      const text = await readFile(file, 'utf8');
+      const segment: Segment = { file, lastId: 0, sizeBytes: Buffer.byteLength(text) };
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        let record: OutboxRecord;
+        try {
+          record = JSON.parse(line) as OutboxRecord;
+        } catch {
+          // Only the last line can be torn (a crash during a write); it was never acknowledged
+          // to its caller as durable, so it is safe to skip.
+          continue;
+        }
+        segment.lastId = Math.max(segment.lastId, record.id);
+        outbox.nextId = Math.max(outbox.nextId, record.id + 1);
+        if (record.id > lastDeliveredId) outbox.undelivered.push(record);
+      }
+      outbox.segments.push(segment);
+    }
+    await outbox.deleteDeliveredSegments();
+    return outbox;
+  }
+
+  /** Number of records not yet delivered (durable ones only). */
+  get size(): number {
+    return this.undelivered.length;
+  }
+
+  /** Resolves once the report is on disk (fsynced); reports become deliverable in call order. */
+  append(report: Report): Promise<OutboxRecord> {
+    const record: OutboxRecord = { id: this.nextId++, report };
+    return new Promise<OutboxRecord>((resolve, reject) => {
+      this.queued.push({ record, resolve: () => resolve(record), reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushQueued().finally(() => {
+      this.flushing = undefined;
+      // An append made while the last batch was being resolved found `flushing` still set.
+      if (this.queued.length > 0) this.scheduleFlush();
+    });
+  }
+
+  /** The oldest undelivered records, at most `limit`, in order. */
+  peek(limit: number): readonly OutboxRecord[] {
+    return this.undelivered.slice(0, limit);
+  }
+
+  /** Calls `listener` whenever new records become deliverable; returns its removal. */
+  onAppended(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /** Records that every record up to `throughId` is done with (delivered or dropped). */
+  async markDelivered(throughId: number): Promise<void> {
+    if (throughId <= this.lastDeliveredId) return;
+    this.lastDeliveredId = throughId;
+    while (this.undelivered[0] && this.undelivered[0].id <= throughId) this.undelivered.shift();
+    const progressFile = path.join(this.folder, progressFileName);
+    const temporary = `${progressFile}.tmp`;
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(JSON.stringify({ lastDeliveredId: throughId }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, progressFile);
+    await this.deleteDeliveredSegments();
+  }
+
+  /** Waits for appends in progress and closes the open segment. */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.current?.handle.close();
+    this.current = undefined;
+  }
+
+  /** Group commit: every append queued meanwhile is written and fsynced together. */
+  private async flushQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const batch = this.queued;
+      this.queued = [];
+      try {
+        const text = batch.map(({ record }) => JSON.stringify(record) + '\n').join('');
+        const { segment, handle } = await this.writableSegment(batch[0]!.record.id);
+        await handle.write(text);
+        await handle.sync();
+        segment.sizeBytes += Buffer.byteLength(text);
+        segment.lastId = batch[batch.length - 1]!.record.id;
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+        continue;
+      }
+      for (const pending of batch) {
+        this.undelivered.push(pending.record);
+        pending.resolve();
+      }
+      for (const listener of this.appendListeners) listener();
+    }
+  }
+
+  private async writableSegment(
+    firstId: number,
+  ): Promise<{ segment: Segment; handle: FileHandle }> {
+    if (this.current && this.current.segment.sizeBytes < segmentRotationBytes) return this.current;
+    await this.current?.handle.close();
+    const file = path.join(this.folder, `segment-${String(firstId).padStart(16, '0')}.jsonl`);
+    const handle = await open(file, 'a');
+    const segment: Segment = { file, lastId: firstId - 1, sizeBytes: 0 };
+    this.segments.push(segment);
+    this.current = { segment, handle };
+    // The new file's directory entry must survive a crash too.
+    const directory = await open(this.folder, 'r');
+    await directory.sync().finally(() => directory.close());
+    return this.current;
+  }
+
+  private async deleteDeliveredSegments(): Promise<void> {
+    for (const segment of [...this.segments]) {
+      if (segment.lastId > this.lastDeliveredId) continue;
+      if (this.current?.segment === segment) {
+        // Only while no write can land in it.
+        if (this.flushing || this.queued.length > 0) continue;
+        const { handle } = this.current;
+        this.current = undefined;
+        await handle.close();
+      }
+      this.segments.splice(this.segments.indexOf(segment), 1);
+      await rm(segment.file, { force: true });
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import type { Logger } from '../logger.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { runKeyString, type Report, type RunKey } from '../outbox/report.js';
+import { startHttpRun } from '../runner/http-runner.js';
+import type { RunContext, RunHandle, RunOutcome } from '../runner/run-outcome.js';
+import { startShellRun } from '../runner/shell-runner.js';
+import type { ExecutorAssignment } from './executor-message.js';
+import type { RunJournal } from './run-journal.js';
+
+/** How many finished runs are remembered to recognise a replayed assignment. */
+const rememberedFinishedRuns = 10_000;
+
+export interface WorkManagerOptions {
+  outbox: Outbox;
+  journal: RunJournal;
+  /** Runs at once; more wait in a queue. */
+  capacity: number;
+  /** SHELL: SIGKILL this long after SIGTERM. */
+  killGraceMs: number;
+  /** SHELL: where a command without a working directory runs. */
+  defaultWorkingDirectory: string;
+  logger: Logger;
+  /** Runs that already have reports in the outbox: a replay of their assignment is a duplicate. */
+  knownRuns?: Iterable<RunKey>;
+}
+
+interface ActiveRun {
+  readonly assignment: ExecutorAssignment;
+  state: 'queued' | 'running';
+  handle?: RunHandle;
+  cancelReason?: string;
+}
+
+/**
+ * Owns the runs of this executor: accepts assignments once each (delivery is at least once),
+ * acknowledges them, runs at most `capacity` at a time, cancels on request, and puts every
+ * report in the outbox in order: acknowledge, started, log chunks, finished.
+ */
+export class WorkManager {
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly queue: string[] = [];
+  private readonly finished = new Set<string>();
+  private runningCount = 0;
+  private isStartingRuns = true;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: WorkManagerOptions) {
+    for (const run of options.knownRuns ?? []) this.rememberFinished(runKeyString(run));
+  }
+
+  /**
+   * Picks up what an earlier process of this executor left in the journal: queued runs are run,
+   * runs that had started are reported ABNORMAL_ENDING (nobody knows how they ended).
+   */
+  async recover(): Promise<void> {
+    for (const { assignment, startedAt } of await this.options.journal.entries()) {
+      const key = runKeyString(assignment);
+      if (startedAt === null) {
+        this.options.logger.info('resuming a run accepted before a restart', { run: key });
+        this.active.set(key, { assignment, state: 'queued' });
+        this.queue.push(key);
+        continue;
+      }
+      this.options.logger.warn('a run was in progress when the executor stopped', { run: key });
+      await this.report({
+        type: 'finished',
+        input: {
+          instanceId: assignment.instanceId,
+          attempt: assignment.attempt,
+          status: 'ABNORMAL_ENDING',
+          finishedAt: new Date().toISOString(),
+          statusReason: `the executor stopped while this run was in progress (started ${startedAt}); its outcome is unknown`,
+        },
+      });
+      await this.options.journal.remove(assignment);
+      this.rememberFinished(key);
+    }
+    this.startQueuedRuns();
+  }
+
+  /** Takes an assignment; a duplicate of one already here is only acknowledged again. */
+  async accept(assignment: ExecutorAssignment): Promise<void> {
+    const key = runKeyString(assignment);
+    const run: RunKey = { instanceId: assignment.instanceId, attempt: assignment.attempt };
+    if (this.active.has(key) || this.finished.has(key)) {
+      this.options.logger.debug('duplicate assignment; acknowledging again', { run: key });
+      await this.report({ type: 'acknowledge', run });
+      return;
+    }
+    const entry: ActiveRun = { assignment, state: 'queued' };
+    this.active.set(key, entry);
+    this.options.logger.info('assignment accepted', { run: key, task: assignment.taskName });
+    // Journal first: once the acknowledgement is delivered, the server stops replaying it.
+    await this.options.journal
+      .write({ assignment, startedAt: null })
+      .catch((error: unknown) =>
+        this.options.logger.error('cannot journal a run', { run: key, error }),
+      );
+    await this.report({ type: 'acknowledge', run });
+    if (this.active.get(key) !== entry) {
+      // Cancelled meanwhile: its journal file may have been written after cancel() removed it.
+      await this.options.journal.remove(run);
+      return;
+    }
+    this.queue.push(key);
+    this.startQueuedRuns();
+  }
+
+  /** Stops a run (queued or running); it is reported MANUAL_CANCELLATION. */
+  async cancel(target: RunKey, reason: string): Promise<void> {
+    // Only the key: `target` may be a whole message, whose other fields are no report's input.
+    const run: RunKey = { instanceId: target.instanceId, attempt: target.attempt };
+    const key = runKeyString(run);
+    const entry = this.active.get(key);
+    if (!entry) {
+      this.options.logger.debug('cancellation of a run that is not running here', { run: key });
+      return;
+    }
+    this.options.logger.info('cancelling a run', { run: key, reason });
+    if (entry.state === 'running') {
+      entry.cancelReason ??= reason;
+      entry.handle?.cancel(reason);
+      return;
+    }
+    this.active.delete(key);
+    const queued = this.queue.indexOf(key);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    await this.report({
+      type: 'finished',
+      input: {
+        ...run,
+        status: 'MANUAL_CANCELLATION',
+        finishedAt: new Date().toISOString(),
+        statusReason: `${reason} (before it started)`,
+      },
+    });
+    await this.options.journal.remove(run);
+    this.rememberFinished(key);
+  }
+
+  /** Cancels every attempt of these instances (the server's heartbeat answer says so). */
+  async abandon(instanceIds: readonly string[]): Promise<void> {
+    const wanted = new Set(instanceIds);
+    const runs = [...this.active.values()]
+      .map(({ assignment }) => assignment)
+      .filter(({ instanceId }) => wanted.has(instanceId));
+    for (const run of runs) {
+      await this.cancel(run, 'the server no longer expects this executor to run it');
+    }
+  }
+
+  /** Instances queued or running here, for the heartbeat. */
+  activeInstanceIds(): string[] {
+    return [...new Set([...this.active.values()].map(({ assignment }) => assignment.instanceId))];
+  }
+
+  /** For shutdown: queued runs stay queued (and journaled, for the next start). */
+  stopStartingRuns(): void {
+    this.isStartingRuns = false;
+  }
+
+  /** Resolves when no run is in progress. */
+  whenNoneRunning(): Promise<void> {
+    if (this.runningCount === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Cancels every run in progress (second shutdown signal). */
+  cancelRunning(reason: string): void {
+    for (const entry of this.active.values()) {
+      if (entry.state !== 'running') continue;
+      entry.cancelReason ??= reason;
+      entry.handle?.cancel(reason);
+    }
+  }
+
+  private startQueuedRuns(): void {
+    while (this.isStartingRuns && this.runningCount < this.options.capacity) {
+      const key = this.queue.shift();
+      if (key === undefined) return;
+      const entry = this.active.get(key);
+      if (!entry) continue;
+      entry.state = 'running';
+      this.runningCount += 1;
+      void this.execute(key, entry).finally(() => {
+        this.runningCount -= 1;
+        if (this.runningCount === 0) {
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        }
+        this.startQueuedRuns();
+      });
+    }
+  }
+
+  private async execute(key: string, entry: ActiveRun): Promise<void> {
+    const { assignment } = entry;
+    const run: RunKey = { instanceId: assignment.instanceId, attempt: assignment.attempt };
+    const startedAt = new Date();
+    await this.options.journal
+      .write({ assignment, startedAt: startedAt.toISOString() })
+      .catch((error: unknown) =>
+        this.options.logger.error('cannot journal a run', { run: key, error }),
+      );
+    await this.report({ type: 'started', input: { ...run, startedAt: startedAt.toISOString() } });
+    const context: RunContext = {
+      assignment,
+      onChunk: (chunk) => void this.report({ type: 'logChunk', run, chunk }),
+      killGraceMs: this.options.killGraceMs,
+      defaultWorkingDirectory: this.options.defaultWorkingDirectory,
+    };
+    this.options.logger.info('run started', { run: key, kind: assignment.kind });
+    entry.handle = assignment.kind === 'HTTP' ? startHttpRun(context) : startShellRun(context);
+    if (entry.cancelReason) entry.handle.cancel(entry.cancelReason);
+    const outcome: RunOutcome = await entry.handle.outcome;
+    const finishedAt = new Date();
+    this.options.logger.info('run ended', {
+      run: key,
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      reason: outcome.statusReason,
+    });
+    await this.report({
+      type: 'finished',
+      input: {
+        ...run,
+        status: outcome.status,
+        exitCode: outcome.exitCode,
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        result: outcome.result,
+        statusReason: outcome.statusReason,
+      },
+    });
+    await this.options.journal.remove(run).catch(() => undefined);
+    this.active.delete(key);
+    this.rememberFinished(key);
+  }
+
+  /** Appends to the outbox; a disk failure is logged, never thrown into a run. */
+  private async report(report: Report): Promise<void> {
+    try {
+      await this.options.outbox.append(report);
+    } catch (error) {
+      this.options.logger.error('cannot write a report to the outbox', {
+        report: report.type,
+        error,
+      });
+    }
+  }
+
+  private rememberFinished(key: string): void {
+    this.finished.add(key);
+    if (this.finished.size > rememberedFinishedRuns) {
+      const oldest = this.finished.values().next().value;
+      if (oldest !== undefined) this.finished.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { shellAssignment } from '../helpers/assignments.js';
+import {
+  FakeProtocolServer,
+  protocolError,
+  type ProtocolCall,
+} from '../helpers/fake-protocol-server.js';
+import {
+  runExecutorCommand,
+  startExecutorProcess,
+  type ExecutorProcess,
+} from '../helpers/executor-process.js';
+
+const inputOf = (call: ProtocolCall) => call.args.input as Record<string, unknown>;
+const isAbout = (instanceId: string) => (call: ProtocolCall) =>
+  call.args.instanceId === instanceId || inputOf(call)?.instanceId === instanceId;
+
+describe('graphcron-executor run', () => {
+  let server: FakeProtocolServer;
+  let stateDir: string;
+  const processes: ExecutorProcess[] = [];
+
+  beforeEach(async () => {
+    server = await FakeProtocolServer.start();
+    stateDir = mkdtempSync(path.join(tmpdir(), 'executor-run-'));
+    const registered = await runExecutorCommand([
+      'register',
+      ...['--server', server.url, '--token', 't', '--name', 'runner-1', '--state-dir', stateDir],
+    ]);
+    expect(registered.code).toBe(0);
+  });
+  afterEach(async () => {
+    for (const executor of processes.splice(0)) {
+      if (executor.child.exitCode === null) executor.child.kill('SIGKILL');
+      await executor.exited;
+    }
+    await server.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  function startRun(extraArgs: string[] = []): ExecutorProcess {
+    const executor = startExecutorProcess([
+      'run',
+      ...['--state-dir', stateDir, '--heartbeat-seconds', '0.2', '--kill-grace-seconds', '0.5'],
+      ...extraArgs,
+    ]);
+    processes.push(executor);
+    return executor;
+  }
+
+  async function connected(executor: ExecutorProcess): Promise<void> {
+    await executor.waitForOutput(
+      /^executor runner-1 \(id 1\) connected to http:\/\/127\.0\.0\.1:\d+\/graphql$/m,
+    );
+    await server.waitForSubscriber();
+  }
+
+  it('runs pushed assignments, reports them in order with fresh tokens, and heartbeats', async () => {
+    const executor = startRun();
+    await connected(executor);
+    const assignment = shellAssignment({ command: 'echo hello; echo oops >&2' });
+    server.push(assignment);
+
+    const finished = await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(assignment.instanceId)(call),
+    );
+    expect(inputOf(finished)).toMatchObject({ status: 'FINISHED', exitCode: 0, attempt: 1 });
+    const calls = server.calls.filter(isAbout(assignment.instanceId));
+    expect(calls.map((call) => call.field)).toEqual([
+      'acknowledgeAssignment',
+      'reportTaskStarted',
+      'appendTaskLogs',
+      'reportTaskFinished',
+    ]);
+    expect(inputOf(calls[2]!).chunks).toMatchObject([
+      { seq: 0, stream: 'STDOUT', content: 'hello\n' },
+      { seq: 1, stream: 'STDERR', content: 'oops\n' },
+    ]);
+
+    // A duplicate delivery is acknowledged again, not run again.
+    server.push({ ...assignment });
+    await server.waitForCall(
+      (call) =>
+        call.field === 'acknowledgeAssignment' &&
+        server.callsTo('acknowledgeAssignment').filter(isAbout(assignment.instanceId)).length === 2,
+    );
+    expect(server.callsTo('reportTaskStarted').filter(isAbout(assignment.instanceId))).toHaveLength(
+      1,
+    );
+
+    await server.waitForCall((call) => call.field === 'executorHeartbeat');
+    const everyCall = server.calls.filter((call) => call.field !== 'registerExecutor');
+    expect(everyCall.every((call) => call.executorId === '1')).toBe(true);
+    expect(new Set(everyCall.map((call) => call.jti)).size).toBe(everyCall.length);
+
+    executor.child.kill('SIGTERM');
+    expect(await executor.exited).toBe(0);
+  });
+
+  it('cancels a running assignment when told to, and kills what the heartbeat says is abandoned', async () => {
+    const executor = startRun();
+    await connected(executor);
+    const cancelled = shellAssignment({ command: 'sleep 30' });
+    const abandoned = shellAssignment({ command: 'sleep 30' });
+    server.handlers.executorHeartbeat = (call) => {
+      const running = inputOf(call).runningInstanceIds as string[];
+      return {
+        abandonedInstanceIds: running.filter((id) => id === abandoned.instanceId),
+        serverTime: new Date().toISOString(),
+      };
+    };
+    server.push(cancelled);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskStarted' && isAbout(cancelled.instanceId)(call),
+    );
+    server.push({
+      __typename: 'ExecutorCancellation',
+      instanceId: cancelled.instanceId,
+      attempt: 1,
+      reason: 'cancelled by alice',
+    });
+    const finished = await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(cancelled.instanceId)(call),
+    );
+    expect(inputOf(finished)).toMatchObject({
+      status: 'MANUAL_CANCELLATION',
+      statusReason: expect.stringContaining('cancelled by alice'),
+    });
+
+    server.push(abandoned);
+    const killed = await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(abandoned.instanceId)(call),
+    );
+    expect(inputOf(killed).status).toBe('MANUAL_CANCELLATION');
+    executor.child.kill('SIGTERM');
+    expect(await executor.exited).toBe(0);
+  });
+
+  it('exits 78 when the server keeps refusing its key', async () => {
+    server.isAcceptingConnections = false;
+    const executor = startRun();
+    expect(await executor.exited).toBe(78);
+    expect(server.refusedConnectionCount).toBe(3);
+    expect(executor.stderr()).toContain("the server refused this executor's key");
+  });
+
+  it('on SIGTERM, lets running work finish and delivers its reports before exiting 0', async () => {
+    const executor = startRun();
+    await connected(executor);
+    const assignment = shellAssignment({ command: 'sleep 1; echo done' });
+    server.push(assignment);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskStarted' && isAbout(assignment.instanceId)(call),
+    );
+    executor.child.kill('SIGTERM');
+    expect(await executor.exited).toBe(0);
+    const [finished] = server.callsTo('reportTaskFinished').filter(isAbout(assignment.instanceId));
+    expect(inputOf(finished!)).toMatchObject({ status: 'FINISHED', result: 'done\n' });
+  });
+
+  it('keeps undelivered reports across a restart and replays them in order', async () => {
+    let isFinishRefused = true;
+    server.handlers.reportTaskFinished = (call) => {
+      if (isFinishRefused) throw protocolError('INTERNAL_SERVER_ERROR');
+      return { id: inputOf(call).instanceId };
+    };
+    const first = startRun();
+    await connected(first);
+    const assignment = shellAssignment({ command: 'echo once' });
+    server.push(assignment);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(assignment.instanceId)(call),
+    );
+    // Two signals: stop now instead of waiting for the server to take the report.
+    first.child.kill('SIGTERM');
+    // Signals of one kind do not queue: send the second once the first was handled.
+    await first.waitForOutput(/draining/, 'stderr');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).not.toBe(0);
+
+    isFinishRefused = false;
+    const refusedSoFar = server.callsTo('reportTaskFinished').length;
+    const second = startRun();
+    await connected(second);
+    await server.waitForCall(
+      (call) =>
+        call.field === 'reportTaskFinished' &&
+        server.callsTo('reportTaskFinished').indexOf(call) >= refusedSoFar,
+    );
+    const finishedCalls = server
+      .callsTo('reportTaskFinished')
+      .filter(isAbout(assignment.instanceId));
+    expect(inputOf(finishedCalls.at(-1)!)).toMatchObject({ status: 'FINISHED', result: 'once\n' });
+    // Replayed, not run again.
+    expect(server.callsTo('reportTaskStarted').filter(isAbout(assignment.instanceId))).toHaveLength(
+      1,
+    );
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+});

@@ -1,0 +1,142 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TokenSigner } from '../../../../executor/auth/executor-token.js';
+import { silentLogger } from '../../../../executor/logger.js';
+import { Outbox } from '../../../../executor/outbox/outbox.js';
+import { OutboxSender } from '../../../../executor/outbox/outbox-sender.js';
+import { deliverBatch } from '../../../../executor/outbox/report-delivery.js';
+import type { Report } from '../../../../executor/outbox/report.js';
+import { createGraphqlHttpClient } from '../../../../executor/transport/graphql-http-client.js';
+import { enrolledSigner } from '../helpers/executor-keys.js';
+import { FakeProtocolServer, protocolError } from '../helpers/fake-protocol-server.js';
+
+const run = { instanceId: '900', attempt: 2 };
+const at = '2030-01-01T00:00:00.000Z';
+
+/** The reports of one short run, in the order a run makes them. */
+const runReports: Report[] = [
+  { type: 'acknowledge', run },
+  { type: 'started', input: { ...run, startedAt: at } },
+  ...[0, 1, 2].map((seq): Report => ({
+    type: 'logChunk',
+    run,
+    chunk: { seq, stream: 'STDOUT', content: `line ${seq}\n`, emittedAt: at },
+  })),
+  {
+    type: 'finished',
+    input: { ...run, status: 'FINISHED', exitCode: 0, finishedAt: at, durationMs: 5, result: 'ok' },
+  },
+];
+
+describe('OutboxSender', () => {
+  let folder: string;
+  let server: FakeProtocolServer;
+  let signToken: TokenSigner;
+  const senders: OutboxSender[] = [];
+
+  function startSender(outbox: Outbox, url = server.url): OutboxSender {
+    const client = createGraphqlHttpClient({ url, signToken });
+    const sender = new OutboxSender({
+      outbox,
+      deliver: (batch) => deliverBatch(client, batch),
+      logger: silentLogger,
+      backoff: { initialMs: 20, maxMs: 100 },
+    });
+    senders.push(sender);
+    sender.start();
+    return sender;
+  }
+
+  beforeEach(async () => {
+    folder = mkdtempSync(path.join(tmpdir(), 'sender-'));
+    server = await FakeProtocolServer.start();
+    signToken = enrolledSigner(server, '5');
+  });
+  afterEach(async () => {
+    await Promise.all(senders.splice(0).map((sender) => sender.stop()));
+    await server.stop();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('delivers in order, log chunks of one attempt in one call, then empties the folder', async () => {
+    const outbox = await Outbox.open(folder);
+    for (const report of runReports) await outbox.append(report);
+    const sender = startSender(outbox);
+    expect(await sender.drain(10_000)).toBe(true);
+
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'acknowledgeAssignment',
+      'reportTaskStarted',
+      'appendTaskLogs',
+      'reportTaskFinished',
+    ]);
+    const [logs] = server.callsTo('appendTaskLogs');
+    expect(logs!.args.input).toMatchObject({
+      ...run,
+      chunks: [{ seq: 0 }, { seq: 1 }, { seq: 2 }],
+    });
+    expect(server.calls.every((call) => call.executorId === '5')).toBe(true);
+    expect(new Set(server.calls.map((call) => call.jti)).size).toBe(server.calls.length);
+    expect(readdirSync(folder)).toEqual(['delivered.json']);
+  });
+
+  it('drops a report the server refuses for good (CONFLICT) and goes on', async () => {
+    server.handlers.reportTaskStarted = () => {
+      throw protocolError('CONFLICT', 'attempt 2 is superseded');
+    };
+    const outbox = await Outbox.open(folder);
+    for (const report of runReports) await outbox.append(report);
+    expect(await startSender(outbox).drain(10_000)).toBe(true);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'acknowledgeAssignment',
+      'reportTaskStarted',
+      'appendTaskLogs',
+      'reportTaskFinished',
+    ]);
+    expect(outbox.size).toBe(0);
+  });
+
+  it('retries network failures and server errors, keeping the order', async () => {
+    server.dropNextRequests = 2;
+    let startedFailures = 1;
+    server.handlers.reportTaskStarted = (call) => {
+      if (startedFailures-- > 0) throw protocolError('INTERNAL_SERVER_ERROR');
+      return { id: (call.args.input as { instanceId: string }).instanceId };
+    };
+    const outbox = await Outbox.open(folder);
+    for (const report of runReports) await outbox.append(report);
+    expect(await startSender(outbox).drain(10_000)).toBe(true);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'acknowledgeAssignment',
+      'reportTaskStarted', // refused with INTERNAL_SERVER_ERROR
+      'reportTaskStarted',
+      'appendTaskLogs',
+      'reportTaskFinished',
+    ]);
+  });
+
+  it('keeps reports while the server is unreachable and replays them after a restart', async () => {
+    const unreachable = await FakeProtocolServer.start();
+    const unreachableUrl = unreachable.url;
+    await unreachable.stop();
+
+    const before = await Outbox.open(folder);
+    const offlineSender = startSender(before, unreachableUrl);
+    for (const report of runReports) await before.append(report);
+    expect(await offlineSender.drain(300)).toBe(false);
+    await offlineSender.stop();
+    expect(before.size).toBe(runReports.length);
+    await before.close();
+
+    const after = await Outbox.open(folder);
+    expect(await startSender(after).drain(10_000)).toBe(true);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'acknowledgeAssignment',
+      'reportTaskStarted',
+      'appendTaskLogs',
+      'reportTaskFinished',
+    ]);
+  });
+});
