@@ -270,3 +270,31 @@ describe('a server restart in the middle of a run', () => {
     }
   });
 });
+
+describe('two server replicas on one database', () => {
+  it('an executor connected to one replica gets work created through the other', async () => {
+    const database = await createTestDatabase();
+    const setup = await fleet(database, 0);
+    const other = await startServerProcess({ ...setup.serverEnv, PORT: '0' });
+    const viaOther = await adminClient(other.url);
+    try {
+      const { createTask } = await viaOther.data(CreateTaskDocument, {
+        input: { name: 'across replicas', command: 'echo across', bindingIds: ['1'] },
+      });
+      const { runTask } = await viaOther.data(RunTaskDocument, { id: createTask.id });
+      const outcome = await waitForStatus(setup.admin, setup.socket, runTask.id, [
+        'FINISHED',
+        'ABNORMAL_ENDING',
+      ]);
+      expect(outcome.status).toBe('FINISHED');
+      expect(outcome.logs.nodes.map((l) => l.content).join('')).toBe('across\n');
+    } finally {
+      await setup.socket.dispose();
+      await setup.executor.stop('SIGKILL');
+      await other.stop();
+      await setup.server.stop();
+      await database.drop();
+      rmSync(setup.stateDir, { recursive: true, force: true });
+    }
+  });
+});
