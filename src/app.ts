@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { openDatabase } from './database/orm.js';
 import { HeartbeatBuffer } from './executor-protocol/heartbeat-buffer.js';
 import { NotificationBus } from './pubsub/notification-bus.js';
+import { CronTicker, defaultTickerOptions } from './scheduler/cron-ticker.js';
 import { Dispatcher } from './scheduler/dispatcher.js';
 import { Reaper } from './scheduler/reaper.js';
 import { buildGraphqlSchema } from './server/build-schema.js';
@@ -62,10 +63,15 @@ export async function startApp(
     const services = createServices({ config, keys, ids, orm, bus, logger, heartbeats });
     services.assignments.start();
     stops.push(() => services.assignments.stop());
-    const dispatcher = new Dispatcher(orm, bus, logger);
+    const dispatcher = new Dispatcher(orm, bus, ids, logger);
     const reaper = new Reaper(orm, logger, {
       intervalMs: Math.min(1_000, (config.executorHeartbeatTimeoutSeconds * 1000) / 4),
       heartbeatTimeoutSeconds: config.executorHeartbeatTimeoutSeconds,
+      ackTimeoutSeconds: config.assignmentAckTimeoutSeconds,
+    });
+    const ticker = new CronTicker(orm, ids, logger, {
+      ...defaultTickerOptions,
+      misfireThresholdMs: config.misfireThresholdSeconds * 1000,
     });
     const schema = await buildGraphqlSchema();
     const http = await startHttpServer({ config, orm, schema, services, keys, logger });
@@ -74,6 +80,10 @@ export async function startApp(
     stops.push(() => dispatcher.stop());
     reaper.start();
     stops.push(() => reaper.stop());
+    if (config.cronTicker) {
+      ticker.start();
+      stops.push(() => ticker.stop());
+    }
     let stopping: Promise<void> | undefined;
     return {
       url: http.url,

@@ -33,6 +33,12 @@ export interface Config {
    * embedded database, off with DATABASE_URL unless set to 1.
    */
   readonly localExecutor: boolean;
+  /** Run the cron ticker on this replica (`GRAPHCRON_CRON_TICKER`, default 1). */
+  readonly cronTicker: boolean;
+  /** A scheduled fire later than this is a misfire (handled by the task's misfirePolicy). */
+  readonly misfireThresholdSeconds: number;
+  /** An assignment its executor has not acknowledged within this is dispatched again. */
+  readonly assignmentAckTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -74,6 +80,15 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryDepth: integer(env, 'GRAPHCRON_MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryTokens: integer(env, 'GRAPHCRON_MAX_QUERY_TOKENS', 5000, 100, 1_000_000),
     logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
+    cronTicker: flag(env, 'GRAPHCRON_CRON_TICKER', true),
+    misfireThresholdSeconds: integer(env, 'GRAPHCRON_MISFIRE_THRESHOLD_SECONDS', 5, 1, 86_400),
+    assignmentAckTimeoutSeconds: integer(
+      env,
+      'GRAPHCRON_ASSIGNMENT_ACK_TIMEOUT_SECONDS',
+      30,
+      2,
+      3600,
+    ),
     localExecutor: flag(env, 'GRAPHCRON_LOCAL_EXECUTOR', !env.DATABASE_URL?.trim()),
     executorHeartbeatTimeoutSeconds: integer(
       env,

@@ -79,6 +79,8 @@ export type TaskInstanceStatus =
   | 'RUNNING'
   /** (10) Created, waiting for an eligible executor. */
   | 'SCHEDULED'
+  /** (12) A fire that did not run: missed while no scheduler ran, or the task had `maxParallelRuns` runs already (see `statusReason`). */
+  | 'SKIPPED'
   /** (4) Killed after running longer than its timeout. */
   | 'TIMEOUT_ENDING'
   /** (81) Its executor was lost; the outcome is not known. */

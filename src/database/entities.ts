@@ -9,6 +9,7 @@ import { ExecutorGroup } from '../executor-groups/executor-group.entity.js';
 import { EnrollmentToken } from '../executors/enrollment-token.entity.js';
 import { Executor } from '../executors/executor.entity.js';
 import { ServerNode } from '../shared/server-node.entity.js';
+import { TaskInstanceAttempt } from '../task-instances/task-instance-attempt.entity.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskLog } from '../task-logs/task-log.entity.js';
 import { Task } from '../tasks/task.entity.js';
@@ -31,4 +32,5 @@ export const entities = [
   ServerNode,
   EnrollmentToken,
   ExecutorTokenUse,
+  TaskInstanceAttempt,
 ];

@@ -5,6 +5,7 @@ import { channels } from '../pubsub/channels.js';
 import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
 import { parseBigId } from '../shared/validation.js';
+import { retryEndedRuns } from '../scheduler/attempts.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import type {
@@ -92,9 +93,10 @@ export class ExecutorReportService {
         'status must be FINISHED, ABNORMAL_ENDING, TIMEOUT_ENDING or MANUAL_CANCELLATION.',
       );
     }
-    const rows = await query<{ id: string }>(
-      ctx.em,
-      `with changed as (
+    const rows = await ctx.em.transactional(async (em) => {
+      const changed = await query<{ id: string }>(
+        em,
+        `with changed as (
          update task_instances
             set status = $1, exit_code = $2, finished_at = $3, duration_ms = $4, result = $5,
                 status_reason = $6, started_at = coalesce(started_at, $7::timestamptz), updated_at = now()
@@ -104,19 +106,23 @@ export class ExecutorReportService {
        select id, pg_notify('${channels.instances}', id::text),
               pg_notify('${channels.dispatch}', '')
          from changed`,
-      [
-        input.status,
-        input.exitCode ?? null,
-        input.finishedAt,
-        input.durationMs ?? null,
-        input.result?.slice(-maxResultLength) ?? null,
-        input.statusReason?.slice(0, 2000) ?? null,
-        input.finishedAt,
-        id,
-        input.attempt,
-        executor.executorId,
-      ],
-    );
+        [
+          input.status,
+          input.exitCode ?? null,
+          input.finishedAt,
+          input.durationMs ?? null,
+          input.result?.slice(-maxResultLength) ?? null,
+          input.statusReason?.slice(0, 2000) ?? null,
+          input.finishedAt,
+          id,
+          input.attempt,
+          executor.executorId,
+        ],
+      );
+      // A failed attempt with retries left becomes a new attempt in the same transaction.
+      if (changed.length > 0) await retryEndedRuns(em, [id]);
+      return changed;
+    });
     if (rows.length === 0) await this.explainRefusal(ctx.em, id, input.attempt, executor);
     return this.load(ctx.em, id);
   }

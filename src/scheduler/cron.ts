@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { ValidationError } from '../shared/app-error.js';
+import { instantOf, wallClockOf } from './wall-clock.js';
 
 /** The `cron_expression` column's width. */
 const maxExpressionLength = 200;
@@ -84,12 +85,71 @@ export function nextFireTimes(
   after: Date,
   count: number,
 ): Date[] {
-  const schedule = CronExpressionParser.parse(expression, { tz: timeZone, currentDate: after });
+  // cron-parser's own time-zone handling drops fires in a spring-forward gap and can fail in a
+  // fall-back overlap, so the expression is evaluated on the wall clock (as UTC) and each wall
+  // time is turned into the instant it means; instants must strictly increase, which folds
+  // wall times that land on the same or an earlier instant into one fire.
+  // Wall times in a gap map forward, so the search starts a few hours earlier on the wall clock
+  // (more than any daylight-saving shift) and drops what falls at or before `after`.
+  const schedule = CronExpressionParser.parse(expression, {
+    tz: 'UTC',
+    currentDate: new Date(wallClockOf(after, timeZone).getTime() - dstMargin(after, timeZone)),
+  });
   const times: Date[] = [];
+  let last = after.getTime();
   while (times.length < count && schedule.hasNext()) {
-    times.push(schedule.next().toDate());
+    const instant = instantOf(schedule.next().toDate(), timeZone);
+    if (instant.getTime() <= last) continue;
+    times.push(instant);
+    last = instant.getTime();
   }
   return times;
+}
+
+/**
+ * The last `count` fire times at or before `atOrBefore`, newest first (same wall-clock rules as
+ * `nextFireTimes`), none before `notBefore`. Lets the ticker look back over an outage in bounded
+ * time.
+ */
+export function previousFireTimes(
+  expression: string,
+  timeZone: string,
+  atOrBefore: Date,
+  count: number,
+  notBefore: Date,
+): Date[] {
+  const schedule = CronExpressionParser.parse(expression, {
+    tz: 'UTC',
+    currentDate: new Date(
+      wallClockOf(atOrBefore, timeZone).getTime() + dstMargin(atOrBefore, timeZone) + 1,
+    ),
+  });
+  const times: Date[] = [];
+  let last = atOrBefore.getTime() + 1;
+  while (times.length < count && schedule.hasPrev()) {
+    const instant = instantOf(schedule.prev().toDate(), timeZone);
+    if (instant.getTime() >= last) continue;
+    if (instant < notBefore) break;
+    times.push(instant);
+    last = instant.getTime();
+  }
+  return times;
+}
+
+/**
+ * How far the wall-clock search must reach past an instant: a few hours around a
+ * daylight-saving change (wall times there map to instants out of order), else nothing, so that
+ * a frequent schedule is not walked through hours of fires.
+ */
+function dstMargin(instant: Date, timeZone: string): number {
+  const margin = 3 * 3600_000;
+  const before = instantOffset(instant.getTime() - margin, timeZone);
+  const after = instantOffset(instant.getTime() + margin, timeZone);
+  return before === after ? 0 : margin;
+}
+
+function instantOffset(instant: number, timeZone: string): number {
+  return wallClockOf(new Date(instant), timeZone).getTime() - instant;
 }
 
 /** The first fire time strictly after `after`, or null when the expression never fires again. */

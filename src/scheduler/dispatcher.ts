@@ -3,8 +3,9 @@ import { query } from '../database/sql.js';
 import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 import type { Logger } from '../shared/logger.js';
+import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
-import type { RoutingStrategy } from '../tasks/routing-strategy.js';
+import { RoutingStrategy } from '../tasks/routing-strategy.js';
 import { pickExecutor, type Candidate } from './routing.js';
 
 const { SCHEDULED, DISPATCHED, RUNNING } = TaskInstanceStatus;
@@ -19,7 +20,9 @@ export interface DispatcherOptions {
 interface WaitingRow {
   id: string;
   task_id: number;
+  broadcast_executor_id: number;
   routing_strategy: RoutingStrategy;
+  max_parallel_runs: number;
 }
 
 interface CandidateRow {
@@ -33,21 +36,24 @@ interface CandidateRow {
 }
 
 /**
- * Turns SCHEDULED runs into DISPATCHED ones: claims a batch with SKIP LOCKED (so replicas share
- * the work), locks the candidate executors (so their capacity is counted exactly across
- * replicas), assigns, and notifies each executor's channel once per transaction. Runs with no
- * executor free stay SCHEDULED and are tried again on the next nudge or poll.
+ * Turns SCHEDULED runs into DISPATCHED ones, highest priority first, then oldest: claims a
+ * batch with SKIP LOCKED (replicas share the work), serialises per task and per executor with
+ * locks taken in a fixed order (so `maxParallelRuns` and executor capacity hold exactly across
+ * replicas), picks executors by the task's routing strategy, and notifies each executor's
+ * channel once per transaction. Runs with no executor free stay SCHEDULED.
  */
 export class Dispatcher {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  private turns = 0;
+  /** ROUND_ROBIN positions per task. Losing them on restart only changes who is next. */
+  private readonly turns = new Map<number, number>();
 
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: NotificationBus,
+    private readonly ids: SnowflakeGenerator,
     private readonly logger: Logger,
     private readonly options: DispatcherOptions = { pollIntervalMs: 1_000, batchSize: 200 },
   ) {}
@@ -81,60 +87,132 @@ export class Dispatcher {
     do {
       this.again = false;
       try {
-        const dispatched = await this.dispatchBatch();
-        if (dispatched >= this.options.batchSize) this.again = true;
+        const { claimed, dispatched } = await this.dispatchBatch();
+        // A full batch that made progress: there may be more. (Without progress, wait.)
+        if (claimed >= this.options.batchSize && dispatched > 0) this.again = true;
       } catch (error) {
         this.logger.error('dispatch pass failed', { error });
       }
     } while (this.again && this.timer);
   }
 
-  /** One transaction: returns how many runs it dispatched. */
-  async dispatchBatch(): Promise<number> {
+  /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
+  async dispatchBatch(): Promise<{ claimed: number; dispatched: number }> {
     return this.orm.em.fork().transactional(async (em) => {
       const waiting = await query<WaitingRow>(
         em,
-        `select i.id, i.task_id, t.routing_strategy
+        `select i.id, i.task_id, i.broadcast_executor_id, t.routing_strategy, t.max_parallel_runs
            from task_instances i join tasks t on t.id = i.task_id
-          where i.status = ${SCHEDULED}
-          order by i.id
+          where i.status = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
+            -- Runs no executor could take now are not claimed, so they cannot starve the others.
+            and exists (select 1 from task_bindings tb
+                          join executor_bindings eb on eb.id = tb.binding_id
+                          join executors e on e.id = eb.executor_id
+                         where tb.task_id = i.task_id and e.is_enabled and e.is_online)
+          order by i.priority desc, i.id
           for update of i skip locked
           limit $1`,
         [this.options.batchSize],
       );
-      if (waiting.length === 0) return 0;
-      const candidates = await this.candidates(em, [...new Set(waiting.map((w) => w.task_id))]);
-      const assignments: { id: string; executor: CandidateRow }[] = [];
-      for (const run of waiting) {
-        const options = candidates.byTask.get(run.task_id) ?? [];
-        const chosen = pickExecutor(run.routing_strategy, options, this.turns++);
-        if (!chosen) continue;
-        for (const c of candidates.all.get(chosen.executorId) ?? []) c.active++;
-        assignments.push({ id: run.id, executor: candidates.rows.get(chosen.executorId)! });
-      }
-      if (assignments.length === 0) return 0;
+      if (waiting.length === 0) return { claimed: 0, dispatched: 0 };
+      const taskIds = [...new Set(waiting.map((w) => w.task_id))].sort((a, b) => a - b);
+      // Per-task lock (not the task row, which the cron ticker claims): two replicas never
+      // count the same task's running runs at once.
       await query(
         em,
-        `with assigned as (
-           update task_instances t
-              set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
-                  executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
-                  updated_at = now()
-             from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
-            where t.id = a.id
-        returning t.id, t.executor_id)
-         select pg_notify('${channels.assignments}', executor_id::text),
-                pg_notify('${channels.instances}', id::text)
-           from assigned`,
-        [
-          assignments.map((a) => a.id),
-          assignments.map((a) => a.executor.executor_id),
-          assignments.map((a) => a.executor.name),
-          assignments.map((a) => a.executor.host),
-        ],
+        'select pg_advisory_xact_lock(1, id) from unnest($1::int[]) as id order by id',
+        [taskIds],
       );
-      return assignments.length;
+      const candidates = await this.candidates(em, taskIds);
+      const activeByTask = await this.activeRunsByTask(em, taskIds);
+      const assignments: { id: string; executor: CandidateRow }[] = [];
+      for (const run of waiting) {
+        let options = candidates.byTask.get(run.task_id) ?? [];
+        if (run.routing_strategy === RoutingStrategy.BROADCAST) {
+          if (run.broadcast_executor_id === 0) {
+            await this.fanOut(em, run, options);
+            continue; // dispatched, pinned, on the next pass
+          }
+          options = options.filter((c) => c.executorId === run.broadcast_executor_id);
+        } else if ((activeByTask.get(run.task_id) ?? 0) >= run.max_parallel_runs) {
+          continue; // waits for a run of its task to end
+        }
+        const turn = this.turns.get(run.task_id) ?? 0;
+        const chosen = pickExecutor(run.routing_strategy, options, turn);
+        if (!chosen) continue;
+        this.turns.set(run.task_id, turn + 1);
+        for (const c of candidates.byExecutor.get(chosen.executorId) ?? []) c.active++;
+        activeByTask.set(run.task_id, (activeByTask.get(run.task_id) ?? 0) + 1);
+        assignments.push({ id: run.id, executor: candidates.rows.get(chosen.executorId)! });
+      }
+      if (assignments.length > 0) await this.assign(em, assignments);
+      return { claimed: waiting.length, dispatched: assignments.length };
     });
+  }
+
+  /**
+   * A BROADCAST run becomes one run per eligible executor: this one is pinned to the first,
+   * copies are made for the others (the unique fire key makes a repeat a no-op).
+   */
+  private async fanOut(em: EntityManager, run: WaitingRow, options: Candidate[]): Promise<void> {
+    const executorIds = [...new Set(options.map((c) => c.executorId))].sort((a, b) => a - b);
+    if (executorIds.length === 0) return;
+    const [first, ...others] = executorIds;
+    await query(
+      em,
+      `insert into task_instances
+       select (jsonb_populate_record(null::task_instances,
+                 to_jsonb(t) || jsonb_build_object('id', c.id, 'broadcast_executor_id', c.executor_id))).*
+         from task_instances t, unnest($2::bigint[], $3::int[]) as c(id, executor_id)
+        where t.id = $1
+       on conflict do nothing`,
+      [run.id, others.map(() => this.ids.next()), others],
+    );
+    await query(em, `update task_instances set broadcast_executor_id = $2 where id = $1;`, [
+      run.id,
+      first,
+    ]);
+    await query(em, `select pg_notify('${channels.dispatch}', '')`);
+  }
+
+  private async assign(
+    em: EntityManager,
+    assignments: { id: string; executor: CandidateRow }[],
+  ): Promise<void> {
+    await query(
+      em,
+      `with assigned as (
+         update task_instances t
+            set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
+                executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
+                updated_at = now()
+           from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
+          where t.id = a.id
+      returning t.id, t.executor_id)
+       select pg_notify('${channels.assignments}', executor_id::text),
+              pg_notify('${channels.instances}', id::text)
+         from assigned`,
+      [
+        assignments.map((a) => a.id),
+        assignments.map((a) => a.executor.executor_id),
+        assignments.map((a) => a.executor.name),
+        assignments.map((a) => a.executor.host),
+      ],
+    );
+  }
+
+  private async activeRunsByTask(
+    em: EntityManager,
+    taskIds: number[],
+  ): Promise<Map<number, number>> {
+    const rows = await query<{ task_id: number; active: number }>(
+      em,
+      `select task_id, count(*)::int as active from task_instances
+        where task_id = any($1::int[]) and status in (${DISPATCHED}, ${RUNNING})
+        group by task_id`,
+      [taskIds],
+    );
+    return new Map(rows.map((r) => [r.task_id, r.active]));
   }
 
   /** Online, enabled executors bound to the tasks, locked, with their current load. */
@@ -161,8 +239,8 @@ export class Dispatcher {
       : [];
     const activeById = new Map(loads.map((l) => [l.id, l.active]));
     const byTask = new Map<number, Candidate[]>();
-    const all = new Map<number, Candidate[]>();
-    const byExecutor = new Map<number, CandidateRow>();
+    const byExecutor = new Map<number, Candidate[]>();
+    const rowsById = new Map<number, CandidateRow>();
     for (const row of rows) {
       const candidate: Candidate = {
         executorId: row.executor_id,
@@ -172,9 +250,9 @@ export class Dispatcher {
         active: activeById.get(row.executor_id) ?? 0,
       };
       byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), candidate]);
-      all.set(row.executor_id, [...(all.get(row.executor_id) ?? []), candidate]);
-      byExecutor.set(row.executor_id, row);
+      byExecutor.set(row.executor_id, [...(byExecutor.get(row.executor_id) ?? []), candidate]);
+      rowsById.set(row.executor_id, row);
     }
-    return { byTask, all, rows: byExecutor };
+    return { byTask, byExecutor, rows: rowsById };
   }
 }

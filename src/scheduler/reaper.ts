@@ -3,18 +3,24 @@ import { query } from '../database/sql.js';
 import { channels } from '../pubsub/channels.js';
 import type { Logger } from '../shared/logger.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import { redispatchUnacknowledged, retryEndedRuns } from './attempts.js';
 
-const { DISPATCHED, RUNNING, UNKNOWN, MANUAL_CANCELLATION } = TaskInstanceStatus;
+const { SCHEDULED, DISPATCHED, RUNNING, UNKNOWN, MANUAL_CANCELLATION, ABNORMAL_ENDING } =
+  TaskInstanceStatus;
 
 export interface ReaperOptions {
   intervalMs: number;
   /** An executor silent for longer is offline, and its runs are lost. */
   heartbeatTimeoutSeconds: number;
+  /** An assignment not acknowledged within this is dispatched again. */
+  ackTimeoutSeconds: number;
 }
 
 /**
- * Marks executors that stopped heartbeating offline and ends their dispatched or running runs
- * as UNKNOWN (MANUAL_CANCELLATION when a cancel was pending). Judged by the database clock.
+ * Cleans up after what went missing, judged by the database clock: executors that stopped
+ * heartbeating go offline and their runs end UNKNOWN (retried if the task allows), assignments
+ * never acknowledged are dispatched again, and runs that waited past their task's
+ * `maxWaitSeconds` for an executor fail.
  */
 export class Reaper {
   private timer: NodeJS.Timeout | null = null;
@@ -56,7 +62,7 @@ export class Reaper {
          select pg_notify('${channels.executors}', id::text) from lost`,
         [this.options.heartbeatTimeoutSeconds],
       );
-      await query(
+      const orphaned = await query<{ id: string }>(
         tx,
         `with orphaned as (
            update task_instances t
@@ -66,9 +72,24 @@ export class Reaper {
              from executors e
             where e.id = t.executor_id and not e.is_online and t.status in (${DISPATCHED}, ${RUNNING})
         returning t.id)
-         select pg_notify('${channels.instances}', id::text) from orphaned`,
+         select id, pg_notify('${channels.instances}', id::text) from orphaned`,
+      );
+      await retryEndedRuns(
+        tx,
+        orphaned.map((row) => row.id),
       );
     });
-    await em.execute('delete from executor_token_uses where expires_at < now()');
+    await em.transactional((tx) => redispatchUnacknowledged(tx, this.options.ackTimeoutSeconds));
+    await query(
+      em,
+      `with expired as (
+         update task_instances
+            set status = ${ABNORMAL_ENDING}, finished_at = now(), updated_at = now(),
+                status_reason = 'no eligible executor took the run within the task''s maxWaitSeconds'
+          where status = ${SCHEDULED} and dispatch_deadline < now()
+      returning id)
+       select pg_notify('${channels.instances}', id::text) from expired`,
+    );
+    await query(em, 'delete from executor_token_uses where expires_at < now()');
   }
 }

@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { AuditResolver } from '../audit/audit.resolver.js';
 import { authChecker } from '../auth/auth-checker.js';
 import { AuthResolver } from '../auth/auth.resolver.js';
+import { DashboardResolver } from '../dashboard/dashboard.resolver.js';
 import { ExecutorBindingResolver } from '../executor-bindings/executor-binding.resolver.js';
 import { ExecutorGroupResolver } from '../executor-groups/executor-group.resolver.js';
 import { EnrollmentResolver } from '../executors/enrollment.resolver.js';
@@ -32,6 +33,7 @@ export const resolvers = [
   TaskInstanceLiveResolver,
   TaskLogLiveResolver,
   ExecutorLiveResolver,
+  DashboardResolver,
 ] as const;
 
 /** The whole GraphQL schema; `npm run schema:emit` prints it to schema/schema.graphql. */

@@ -9,6 +9,7 @@ export enum TaskInstanceStatus {
   MANUAL_CANCELLATION = 5,
   SCHEDULED = 10,
   DISPATCHED = 11,
+  SKIPPED = 12,
   UNKNOWN = 81,
 }
 
@@ -18,6 +19,7 @@ export const finalStatuses: readonly TaskInstanceStatus[] = [
   TaskInstanceStatus.TIMEOUT_ENDING,
   TaskInstanceStatus.MANUAL_CANCELLATION,
   TaskInstanceStatus.UNKNOWN,
+  TaskInstanceStatus.SKIPPED,
 ];
 
 /** Statuses of a run that holds (or is about to hold) a slot on an executor. */
@@ -41,5 +43,10 @@ registerEnumType(TaskInstanceStatus, {
     TIMEOUT_ENDING: { description: '(4) Killed after running longer than its timeout.' },
     MANUAL_CANCELLATION: { description: '(5) Cancelled by a user.' },
     UNKNOWN: { description: '(81) Its executor was lost; the outcome is not known.' },
+    SKIPPED: {
+      description:
+        '(12) A fire that did not run: missed while no scheduler ran, or the task had ' +
+        '`maxParallelRuns` runs already (see `statusReason`).',
+    },
   },
 });

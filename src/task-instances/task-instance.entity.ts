@@ -11,6 +11,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Task } from '../tasks/task.entity.js';
 import { TaskKind } from '../tasks/task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
+import { RetryBackoff } from '../tasks/schedule-policies.js';
 import { TaskInstanceStatus } from './task-instance-status.js';
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
 
@@ -20,7 +21,12 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
  */
 @ObjectType({ description: 'One run of a task, with a snapshot of the task as it was then.' })
 @Entity({ tableName: 'task_instances' })
-@Unique({ name: 'task_instances_task_scheduled_unique', properties: ['task', 'scheduledAt'] })
+// One fire, one run: (task, fire time) is unique; BROADCAST fires make one run per executor.
+@Unique({
+  name: 'task_instances_task_scheduled_unique',
+  properties: ['task', 'scheduledAt', 'broadcastExecutorId'],
+})
+@Index({ name: 'task_instances_dispatch_queue', properties: ['status', 'priority', 'id'] })
 @Index({ properties: ['status'] })
 @Index({ properties: ['executorId', 'status'] })
 export class TaskInstance {
@@ -104,6 +110,40 @@ export class TaskInstance {
   @Enum({ items: () => TaskInstanceStatus, type: 'smallint' })
   status: TaskInstanceStatus = TaskInstanceStatus.SCHEDULED;
 
+  @Field(() => Int, { description: 'Snapshot of the task priority: higher is dispatched first.' })
+  @Property({ type: 'integer', default: 0 })
+  priority: number = 0;
+
+  /** For BROADCAST: the executor this run is for (0: any). Part of the fire's unique key. */
+  @Property({ type: 'integer', default: 0 })
+  broadcastExecutorId: number = 0;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Not dispatched before this instant (retry backoff).',
+  })
+  @Property({ type: 'datetime', nullable: true })
+  availableAt: Date | null = null;
+
+  /** A SCHEDULED run still without an executor at this instant fails (the task's maxWaitSeconds). */
+  @Property({ type: 'datetime', nullable: true })
+  dispatchDeadline: Date | null = null;
+
+  @Field(() => Int, {
+    description: 'Retries used so far (re-dispatches of lost assignments do not count).',
+  })
+  @Property({ type: 'integer', default: 0 })
+  retryCount: number = 0;
+
+  @Property({ type: 'integer', default: 10 })
+  retryIntervalSeconds: number = 10;
+
+  @Enum({ items: () => RetryBackoff, default: RetryBackoff.FIXED })
+  retryBackoff: RetryBackoff = RetryBackoff.FIXED;
+
+  @Property({ type: 'integer', default: 3600 })
+  retryMaxIntervalSeconds: number = 3600;
+
   @Field(() => Int, { description: '1 for the first try, then 2, 3, ... for retries.' })
   @Property({ type: 'integer', default: 1 })
   attempt: number = 1;
@@ -125,6 +165,7 @@ export class TaskInstance {
   executorHost: string | null = null;
 
   @Field(() => Date)
+  @Index() // time-window filters and the dashboard's aggregation
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();
 

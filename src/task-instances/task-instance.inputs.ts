@@ -21,4 +21,13 @@ export class TaskInstanceFilter {
 
   @Field(() => Date, { nullable: true, description: 'Created before this instant.' })
   createdBefore?: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Fired for a time at or after this instant (cron runs; manual runs have none).',
+  })
+  scheduledAfter?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Fired for a time before this instant.' })
+  scheduledBefore?: Date | null;
 }

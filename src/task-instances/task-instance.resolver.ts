@@ -19,6 +19,7 @@ import { TaskKind } from '../tasks/task-kind.js';
 import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
 import type { TaskLog } from '../task-logs/task-log.entity.js';
 import { UserRole } from '../users/user-role.js';
+import { TaskInstanceAttempt } from './task-instance-attempt.entity.js';
 import { TaskInstanceConnection } from './task-instance.connection.js';
 import { TaskInstance } from './task-instance.entity.js';
 import { TaskInstanceFilter } from './task-instance.inputs.js';
@@ -87,6 +88,18 @@ export class TaskInstanceResolver {
   @FieldResolver(() => ID, { nullable: true, description: 'Null once the task is deleted.' })
   taskId(@Root() instance: TaskInstance): number | null {
     return instance.task?.id ?? null;
+  }
+
+  @FieldResolver(() => [TaskInstanceAttempt], {
+    description:
+      'Earlier attempts of the run (retried or re-dispatched), by attempt; the current one is ' +
+      'the run itself.',
+  })
+  attempts(
+    @Root() instance: TaskInstance,
+    @Ctx() ctx: RequestContext,
+  ): Promise<TaskInstanceAttempt[]> {
+    return ctx.services.taskInstances.attemptsOf(ctx.em, instance);
   }
 
   @FieldResolver(() => TaskLogConnection, {

@@ -7,9 +7,13 @@ import { ConflictError, NotFoundError, ValidationError } from '../shared/app-err
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { parseBigId, parseId } from '../shared/validation.js';
+import { OverlapPolicy } from '../tasks/schedule-policies.js';
 import { Task } from '../tasks/task.entity.js';
+import { databaseNow } from '../tasks/task.service.js';
+import { canonicalEnvironment, canonicalHttpRequest } from '../tasks/task-spec.audit.js';
 import { activeStatuses, TaskInstanceStatus } from './task-instance-status.js';
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
+import { TaskInstanceAttempt } from './task-instance-attempt.entity.js';
 import { TaskInstance } from './task-instance.entity.js';
 import type { TaskInstanceFilter } from './task-instance.inputs.js';
 
@@ -19,24 +23,65 @@ export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
     taskName: instance.taskName,
     kind: instance.kind,
     command: instance.command,
+    env: canonicalEnvironment(instance.env),
+    workingDirectory: instance.workingDirectory,
+    httpRequest: canonicalHttpRequest(instance.httpRequest),
+    expectedExitCode: instance.expectedExitCode,
+    expectedOutput: instance.expectedOutput,
     cronExpression: instance.cronExpression,
     timeZone: instance.timeZone,
     timeoutSeconds: instance.timeoutSeconds,
     retryTimes: instance.retryTimes,
+    retryIntervalSeconds: instance.retryIntervalSeconds,
+    retryBackoff: instance.retryBackoff,
+    retryMaxIntervalSeconds: instance.retryMaxIntervalSeconds,
     maxParallelRuns: instance.maxParallelRuns,
+    priority: instance.priority,
     tag: instance.tag,
     trigger: instance.trigger,
     scheduledAt: instance.scheduledAt,
+    dispatchDeadline: instance.dispatchDeadline,
     status: TaskInstanceStatus[instance.status],
+    statusReason: instance.statusReason,
     attempt: instance.attempt,
+    retryCount: instance.retryCount,
     exitCode: instance.exitCode,
     executorId: instance.executorId,
   };
 }
 
+/** Instance ids asked for in one tick, and the attempts of all of them once loaded. */
+interface AttemptsBatch {
+  readonly ids: Set<string>;
+  readonly loaded: Promise<Map<string, TaskInstanceAttempt[]>>;
+}
+
 /** Rules and transactions for TaskInstance. */
 export class TaskInstanceService {
+  /** Open batches of `attemptsOf`, per entity manager (that is, per request). */
+  private readonly attemptBatches = new WeakMap<EntityManager, AttemptsBatch>();
+
   constructor(private readonly ids: SnowflakeGenerator) {}
+
+  /**
+   * The earlier attempts of a run, by attempt. GraphQL resolves the field for every run of a
+   * page in the same tick, so the ids asked for in one tick are loaded with one query. Nothing
+   * is cached past the batch: a later read sees attempts written since.
+   */
+  attemptsOf(em: EntityManager, instance: TaskInstance): Promise<TaskInstanceAttempt[]> {
+    let batch = this.attemptBatches.get(em);
+    if (!batch) {
+      const ids = new Set<string>();
+      const loaded = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        this.attemptBatches.delete(em);
+        return loadAttempts(em, [...ids]);
+      });
+      batch = { ids, loaded };
+      this.attemptBatches.set(em, batch);
+    }
+    batch.ids.add(instance.id);
+    return batch.loaded.then((byInstance) => byInstance.get(instance.id) ?? []);
+  }
 
   async get(em: EntityManager, id: string, field = 'id'): Promise<TaskInstance> {
     const instance = await em.findOne(TaskInstance, { id: parseBigId(field, id) });
@@ -55,19 +100,10 @@ export class TaskInstanceService {
     if (filter?.statuses) where.status = { $in: filter.statuses };
     if (filter?.trigger) where.trigger = filter.trigger;
     if (filter?.executorId) where.executorId = parseId('filter.executorId', filter.executorId);
-    const { createdAfter, createdBefore } = filter ?? {};
-    if (createdAfter && createdBefore && createdAfter >= createdBefore) {
-      throw new ValidationError(
-        'filter.createdBefore',
-        'filter.createdBefore must be later than filter.createdAfter.',
-      );
-    }
-    if (createdAfter || createdBefore) {
-      where.createdAt = {
-        ...(createdAfter ? { $gte: createdAfter } : {}),
-        ...(createdBefore ? { $lt: createdBefore } : {}),
-      };
-    }
+    const created = timeRange('created', filter?.createdAfter, filter?.createdBefore);
+    if (created) where.createdAt = created;
+    const scheduled = timeRange('scheduled', filter?.scheduledAfter, filter?.scheduledBefore);
+    if (scheduled) where.scheduledAt = scheduled;
     return paginate(ctx.em, TaskInstance, where, page, 'desc');
   }
 
@@ -77,18 +113,32 @@ export class TaskInstanceService {
 
   /**
    * Creates a manual run of a task now, with a snapshot of the task's fields. It stays SCHEDULED
-   * until a dispatcher assigns it to an executor.
+   * until a dispatcher assigns it to an executor. A task at its `maxParallelRuns` refuses the run
+   * (CONFLICT) under `overlapPolicy: SKIP`; under WAIT the run is created and waits its turn.
    */
   async run(ctx: RequestContext, taskId: string): Promise<TaskInstance> {
     const principal = requirePrincipal(ctx);
     return ctx.em.transactional(async (em) => {
-      // Locked so that a concurrent deleteTask sees this run, or this run sees no task.
+      // Locked so that a concurrent deleteTask sees this run, or this run sees no task; and so
+      // that runs counted below cannot grow meanwhile (the cron ticker locks the task too).
       const task = await ctx.services.tasks.lockTask(em, taskId);
       assertOwnerOrAdmin(principal, task.owner?.id, `task ${task.id}`);
+      if (task.overlapPolicy === OverlapPolicy.SKIP) {
+        const active = await em.count(TaskInstance, {
+          task: task.id,
+          status: { $in: [...activeStatuses] },
+        });
+        if (active >= task.maxParallelRuns) {
+          throw new ConflictError(
+            `Task ${task.id} already has ${active} of maxParallelRuns ${task.maxParallelRuns} ` +
+              'runs; wait, or set overlapPolicy: WAIT.',
+          );
+        }
+      }
       const instance = new TaskInstance();
       instance.id = this.ids.next();
       instance.task = task;
-      copyTaskSnapshot(task, instance);
+      snapshotTaskInto(task, instance, await databaseNow(em));
       instance.trigger = TaskInstanceTrigger.MANUAL;
       instance.status = TaskInstanceStatus.SCHEDULED;
       instance.attempt = 1;
@@ -140,8 +190,47 @@ export class TaskInstanceService {
   }
 }
 
-/** The task's fields as they are now; later edits of the task do not reach the run. */
-function copyTaskSnapshot(task: Task, instance: TaskInstance): void {
+async function loadAttempts(
+  em: EntityManager,
+  instanceIds: string[],
+): Promise<Map<string, TaskInstanceAttempt[]>> {
+  const attempts = await em.find(
+    TaskInstanceAttempt,
+    { instance: { $in: instanceIds } },
+    { orderBy: { instance: 'asc', attempt: 'asc' } },
+  );
+  const byInstance = new Map<string, TaskInstanceAttempt[]>();
+  for (const attempt of attempts) {
+    const key = attempt.instance.id;
+    const list = byInstance.get(key);
+    if (list) list.push(attempt);
+    else byInstance.set(key, [attempt]);
+  }
+  return byInstance;
+}
+
+/** `[after, before)` as a filter on an instant column, refused when empty. */
+function timeRange(
+  name: 'created' | 'scheduled',
+  after: Date | null | undefined,
+  before: Date | null | undefined,
+): { $gte?: Date; $lt?: Date } | null {
+  if (after && before && after >= before) {
+    throw new ValidationError(
+      `filter.${name}Before`,
+      `filter.${name}Before must be later than filter.${name}After.`,
+    );
+  }
+  if (!after && !before) return null;
+  return { ...(after ? { $gte: after } : {}), ...(before ? { $lt: before } : {}) };
+}
+
+/**
+ * Copies the task's fields as they are now into a new run; later edits of the task do not reach
+ * it. `now` (the database clock) starts the wait bounded by the task's `maxWaitSeconds`. Every
+ * field a run keeps of its task is set here, for `runTask` and any other creator of runs.
+ */
+export function snapshotTaskInto(task: Task, instance: TaskInstance, now: Date): void {
   instance.taskName = task.name;
   instance.kind = task.kind;
   instance.command = task.command;
@@ -155,6 +244,12 @@ function copyTaskSnapshot(task: Task, instance: TaskInstance): void {
   instance.timeZone = task.timeZone;
   instance.timeoutSeconds = task.timeoutSeconds;
   instance.retryTimes = task.retryTimes;
+  instance.retryIntervalSeconds = task.retryIntervalSeconds;
+  instance.retryBackoff = task.retryBackoff;
+  instance.retryMaxIntervalSeconds = task.retryMaxIntervalSeconds;
   instance.maxParallelRuns = task.maxParallelRuns;
+  instance.priority = task.priority;
   instance.tag = task.tag;
+  instance.dispatchDeadline =
+    task.maxWaitSeconds === null ? null : new Date(now.getTime() + task.maxWaitSeconds * 1000);
 }

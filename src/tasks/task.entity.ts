@@ -13,6 +13,7 @@ import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js
 import { User } from '../users/user.entity.js';
 import { FrequencyMode } from './frequency-mode.js';
 import { RoutingStrategy } from './routing-strategy.js';
+import { MisfirePolicy, OverlapPolicy, RetryBackoff } from './schedule-policies.js';
 import { TaskKind } from './task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from './task-spec.js';
 
@@ -108,6 +109,47 @@ export class Task {
   @Field(() => RoutingStrategy)
   @Enum({ items: () => RoutingStrategy, default: RoutingStrategy.ROUND_ROBIN })
   routingStrategy: RoutingStrategy = RoutingStrategy.ROUND_ROBIN;
+
+  @Field(() => MisfirePolicy)
+  @Enum({ items: () => MisfirePolicy, default: MisfirePolicy.SKIP })
+  misfirePolicy: MisfirePolicy = MisfirePolicy.SKIP;
+
+  @Field(() => OverlapPolicy)
+  @Enum({ items: () => OverlapPolicy, default: OverlapPolicy.SKIP })
+  overlapPolicy: OverlapPolicy = OverlapPolicy.SKIP;
+
+  @Field(() => RetryBackoff)
+  @Enum({ items: () => RetryBackoff, default: RetryBackoff.FIXED })
+  retryBackoff: RetryBackoff = RetryBackoff.FIXED;
+
+  @Field(() => Int, { description: 'Cap of the wait between attempts under EXPONENTIAL backoff.' })
+  @Property({ type: 'integer', default: 3600 })
+  retryMaxIntervalSeconds: number = 3600;
+
+  @Field(() => Int, {
+    description: 'Runs waiting for executors start by priority (higher first), then in order.',
+  })
+  @Property({ type: 'integer', default: 0 })
+  priority: number = 0;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'A run that finds no eligible executor for this long fails (null: waits forever).',
+  })
+  @Property({ type: 'integer', nullable: true })
+  maxWaitSeconds: number | null = null;
+
+  @Field(() => Date, { nullable: true, description: 'No scheduled fire before this instant.' })
+  @Property({ type: 'datetime', nullable: true })
+  activeFrom: Date | null = null;
+
+  @Field(() => Date, { nullable: true, description: 'No scheduled fire after this instant.' })
+  @Property({ type: 'datetime', nullable: true })
+  activeUntil: Date | null = null;
+
+  @Field(() => Int, { description: 'Scheduled fires so far (ONCE and TIMES stop at their count).' })
+  @Property({ type: 'integer', default: 0 })
+  firedCount: number = 0;
 
   @Field(() => Boolean, { description: 'A disabled task is not fired by its schedule.' })
   @Property({ type: 'boolean', default: true })

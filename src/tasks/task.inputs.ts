@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { FrequencyMode } from './frequency-mode.js';
 import { RoutingStrategy } from './routing-strategy.js';
+import { MisfirePolicy, OverlapPolicy, RetryBackoff } from './schedule-policies.js';
 import { TaskKind } from './task-kind.js';
 import { EnvironmentVariable, HttpRequestInput } from './task-spec.types.js';
 
@@ -95,6 +96,42 @@ export class CreateTaskInput {
   @Field(() => RoutingStrategy, { defaultValue: RoutingStrategy.ROUND_ROBIN })
   routingStrategy: RoutingStrategy = RoutingStrategy.ROUND_ROBIN;
 
+  @Field(() => MisfirePolicy, { defaultValue: MisfirePolicy.SKIP })
+  misfirePolicy: MisfirePolicy = MisfirePolicy.SKIP;
+
+  @Field(() => OverlapPolicy, { defaultValue: OverlapPolicy.SKIP })
+  overlapPolicy: OverlapPolicy = OverlapPolicy.SKIP;
+
+  @Field(() => RetryBackoff, { defaultValue: RetryBackoff.FIXED })
+  retryBackoff: RetryBackoff = RetryBackoff.FIXED;
+
+  @Field(() => Int, {
+    defaultValue: 3600,
+    description: '1..604800; at least `retryIntervalSeconds` with `retryBackoff: EXPONENTIAL`.',
+  })
+  retryMaxIntervalSeconds: number = 3600;
+
+  @Field(() => Int, { defaultValue: 0, description: '-1000..1000; higher is dispatched first.' })
+  priority: number = 0;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: '1..604800; null: a run waits for an eligible executor as long as it takes.',
+  })
+  maxWaitSeconds?: number | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'No scheduled fire before this instant; null: no lower bound.',
+  })
+  activeFrom?: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'No scheduled fire after this instant (later than `activeFrom`); null: no end.',
+  })
+  activeUntil?: Date | null;
+
   @Field(() => Boolean, { defaultValue: true })
   isEnabled: boolean = true;
 
@@ -108,8 +145,9 @@ export class CreateTaskInput {
 
 /**
  * Changes to a task. Omitted (or null) fields stay as they are, except `cronExpression`,
- * `frequencyTimes`, `workingDirectory`, `httpRequest` and `expectedOutput`, where an explicit
- * null clears the value. The rules of CreateTaskInput apply to the task that results.
+ * `frequencyTimes`, `workingDirectory`, `httpRequest`, `expectedOutput`, `maxWaitSeconds`,
+ * `activeFrom` and `activeUntil`, where an explicit null clears the value. The rules of
+ * CreateTaskInput apply to the task that results.
  */
 @InputType()
 export class UpdateTaskInput {
@@ -180,6 +218,30 @@ export class UpdateTaskInput {
 
   @Field(() => RoutingStrategy, { nullable: true })
   routingStrategy?: RoutingStrategy | null;
+
+  @Field(() => MisfirePolicy, { nullable: true })
+  misfirePolicy?: MisfirePolicy | null;
+
+  @Field(() => OverlapPolicy, { nullable: true })
+  overlapPolicy?: OverlapPolicy | null;
+
+  @Field(() => RetryBackoff, { nullable: true })
+  retryBackoff?: RetryBackoff | null;
+
+  @Field(() => Int, { nullable: true })
+  retryMaxIntervalSeconds?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  priority?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'null: no limit.' })
+  maxWaitSeconds?: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'null: no lower bound.' })
+  activeFrom?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'null: no end.' })
+  activeUntil?: Date | null;
 
   @Field(() => Boolean, { nullable: true })
   isEnabled?: boolean | null;

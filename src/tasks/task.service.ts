@@ -2,12 +2,7 @@ import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postg
 import { recordAudit, type Snapshot } from '../audit/audit-log.js';
 import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
 import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js';
-import {
-  nextFireTime,
-  nextFireTimes,
-  validateCronExpression,
-  validateTimeZone,
-} from '../scheduler/cron.js';
+import { nextFireTimes, validateCronExpression, validateTimeZone } from '../scheduler/cron.js';
 import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError } from '../shared/app-error.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
@@ -23,6 +18,7 @@ import {
   validTaskChanges,
   type TaskFields,
 } from './task.validation.js';
+import { nextScheduledFire } from './task-schedule.js';
 import { canonicalEnvironment, canonicalHttpRequest } from './task-spec.audit.js';
 
 /** Fields whose change restarts the schedule from now (see `update`). */
@@ -32,6 +28,15 @@ const scheduleFields = [
   'isEnabled',
   'frequency',
   'frequencyTimes',
+  'activeFrom',
+  'activeUntil',
+] as const satisfies readonly (keyof TaskFields)[];
+
+/** Fields whose change makes a new schedule, whose fires are counted anew (`firedCount`). */
+const newScheduleFields = [
+  'cronExpression',
+  'timeZone',
+  'frequency',
 ] as const satisfies readonly (keyof TaskFields)[];
 
 export function taskSnapshot(task: Task): Snapshot {
@@ -40,6 +45,7 @@ export function taskSnapshot(task: Task): Snapshot {
     env: canonicalEnvironment(task.env),
     httpRequest: canonicalHttpRequest(task.httpRequest),
     nextFireAt: task.nextFireAt,
+    firedCount: task.firedCount,
     ownerId: task.owner?.id ?? null,
     // Callers initialise the collection first: a snapshot without the bindings would be wrong.
     bindingIds: task.bindings.getItems().map((binding) => binding.id),
@@ -67,8 +73,24 @@ function taskFields(task: Task): TaskFields {
     maxParallelRuns: task.maxParallelRuns,
     tag: task.tag,
     routingStrategy: task.routingStrategy,
+    misfirePolicy: task.misfirePolicy,
+    overlapPolicy: task.overlapPolicy,
+    retryBackoff: task.retryBackoff,
+    retryMaxIntervalSeconds: task.retryMaxIntervalSeconds,
+    priority: task.priority,
+    maxWaitSeconds: task.maxWaitSeconds,
+    activeFrom: task.activeFrom,
+    activeUntil: task.activeUntil,
     isEnabled: task.isEnabled,
   };
+}
+
+/** Field values compared as values: instants by time, the rest by identity. */
+function changed<K extends keyof TaskFields>(a: TaskFields, b: TaskFields, key: K): boolean {
+  const x = a[key];
+  const y = b[key];
+  if (x instanceof Date && y instanceof Date) return x.getTime() !== y.getTime();
+  return x !== y;
 }
 
 /** Rules and transactions for Task. */
@@ -124,7 +146,7 @@ export class TaskService {
       const task = em.assign(new Task(), fields);
       task.owner = em.getReference(User, principal.userId);
       task.bindings.set(await lockBindings(em, bindingIds));
-      task.nextFireAt = scheduleFrom(task, await databaseNow(em));
+      task.nextFireAt = nextScheduledFire(task, await databaseNow(em));
       em.persist(task);
       await em.flush();
       recordAudit(em, ctx, {
@@ -140,8 +162,9 @@ export class TaskService {
 
   /**
    * Applies the changes in `input`. Changing the schedule (expression, time zone, frequency,
-   * enabling) restarts it from now; other edits leave the next fire time alone, so an edit
-   * never skips a fire that is due.
+   * enabling, active window) restarts it from now; other edits leave the next fire time alone,
+   * so an edit never skips a fire that is due. A new expression, time zone or frequency is a
+   * new schedule: its fires are counted from 0 again.
    */
   async update(ctx: RequestContext, id: string, input: UpdateTaskInput): Promise<Task> {
     const principal = requirePrincipal(ctx);
@@ -157,8 +180,9 @@ export class TaskService {
       const before = taskSnapshot(task);
       em.assign(task, fields);
       if (bindingIds) task.bindings.set(await lockBindings(em, bindingIds));
-      if (scheduleFields.some((key) => fields[key] !== current[key])) {
-        task.nextFireAt = scheduleFrom(task, await databaseNow(em));
+      if (newScheduleFields.some((key) => changed(fields, current, key))) task.firedCount = 0;
+      if (scheduleFields.some((key) => changed(fields, current, key))) {
+        task.nextFireAt = nextScheduledFire(task, await databaseNow(em));
       }
       await em.flush();
       recordAudit(em, ctx, {
@@ -241,14 +265,8 @@ async function lockBindings(em: EntityManager, ids: readonly number[]): Promise<
 }
 
 /** The database's clock: what is due is decided by it, never by a replica's own clock. */
-async function databaseNow(em: EntityManager): Promise<Date> {
+export async function databaseNow(em: EntityManager): Promise<Date> {
   const [row] = await em.execute<{ now: Date }[]>('select now() as now');
   if (!row) throw new Error('select now() returned no row');
   return new Date(row.now);
-}
-
-/** The first fire after `now` of an enabled task with a schedule; null for the others. */
-function scheduleFrom(task: Task, now: Date): Date | null {
-  if (!task.isEnabled || task.cronExpression === null) return null;
-  return nextFireTime(task.cronExpression, task.timeZone, now);
 }

@@ -3,6 +3,8 @@ import { ValidationError } from '../shared/app-error.js';
 import { integerInRange, optionalText, parseId, requiredText } from '../shared/validation.js';
 import { FrequencyMode } from './frequency-mode.js';
 import type { RoutingStrategy } from './routing-strategy.js';
+import type { MisfirePolicy, OverlapPolicy, RetryBackoff } from './schedule-policies.js';
+import { assertConsistentBackoff, assertConsistentWindow } from './task-policy.validation.js';
 import type { CreateTaskInput, UpdateTaskInput } from './task.inputs.js';
 import { TaskKind } from './task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from './task-spec.js';
@@ -36,6 +38,14 @@ export interface TaskFields {
   maxParallelRuns: number;
   tag: string;
   routingStrategy: RoutingStrategy;
+  misfirePolicy: MisfirePolicy;
+  overlapPolicy: OverlapPolicy;
+  retryBackoff: RetryBackoff;
+  retryMaxIntervalSeconds: number;
+  priority: number;
+  maxWaitSeconds: number | null;
+  activeFrom: Date | null;
+  activeUntil: Date | null;
   isEnabled: boolean;
 }
 
@@ -60,6 +70,14 @@ const taskFieldNames = [
   'maxParallelRuns',
   'tag',
   'routingStrategy',
+  'misfirePolicy',
+  'overlapPolicy',
+  'retryBackoff',
+  'retryMaxIntervalSeconds',
+  'priority',
+  'maxWaitSeconds',
+  'activeFrom',
+  'activeUntil',
   'isEnabled',
 ] as const satisfies readonly (keyof TaskFields)[];
 
@@ -70,6 +88,9 @@ const clearableFieldNames = [
   'workingDirectory',
   'httpRequest',
   'expectedOutput',
+  'maxWaitSeconds',
+  'activeFrom',
+  'activeUntil',
 ] as const satisfies readonly (keyof TaskFields)[];
 
 /** What a caller sends for each field: the stored shape, except the two given as lists/inputs. */
@@ -107,6 +128,14 @@ const validators: {
   maxParallelRuns: (value, field) => integerInRange(field, value, 1, 10_000),
   tag: (value, field) => optionalText(field, value, 100),
   routingStrategy: (value) => value,
+  misfirePolicy: (value) => value,
+  overlapPolicy: (value) => value,
+  retryBackoff: (value) => value,
+  retryMaxIntervalSeconds: (value, field) => integerInRange(field, value, 1, 604_800),
+  priority: (value, field) => integerInRange(field, value, -1000, 1000),
+  maxWaitSeconds: (value, field) => integerInRange(field, value, 1, 604_800),
+  activeFrom: (value) => value,
+  activeUntil: (value) => value,
   isEnabled: (value) => value,
 };
 
@@ -132,12 +161,17 @@ export function validNewTask(input: CreateTaskInput): TaskFields {
     maxParallelRuns: valid('maxParallelRuns', input.maxParallelRuns),
     tag: valid('tag', input.tag),
     routingStrategy: input.routingStrategy,
+    misfirePolicy: input.misfirePolicy,
+    overlapPolicy: input.overlapPolicy,
+    retryBackoff: input.retryBackoff,
+    retryMaxIntervalSeconds: valid('retryMaxIntervalSeconds', input.retryMaxIntervalSeconds),
+    priority: valid('priority', input.priority),
+    maxWaitSeconds: validOrNull('maxWaitSeconds', input.maxWaitSeconds),
+    activeFrom: validOrNull('activeFrom', input.activeFrom),
+    activeUntil: validOrNull('activeUntil', input.activeUntil),
     isEnabled: input.isEnabled,
   };
-  return withConsistentKind(
-    withConsistentFrequency(fields, input.frequencyTimes),
-    input.httpRequest,
-  );
+  return withConsistentRules(fields, input);
 }
 
 /** `current` with the changes in `input` applied, validated. */
@@ -151,10 +185,18 @@ export function validTaskChanges(current: TaskFields, input: UpdateTaskInput): T
   for (const key of clearableFieldNames) {
     if (input[key] === null) fields[key] = null;
   }
-  return withConsistentKind(
+  return withConsistentRules(fields, input);
+}
+
+/** The rules between fields, checked on the task that results from a create or an update. */
+function withConsistentRules(fields: TaskFields, input: CreateTaskInput | UpdateTaskInput) {
+  const checked = withConsistentKind(
     withConsistentFrequency(fields, input.frequencyTimes),
     input.httpRequest,
   );
+  assertConsistentBackoff(checked, input);
+  assertConsistentWindow(checked, input);
+  return checked;
 }
 
 function valid<K extends keyof TaskFields>(

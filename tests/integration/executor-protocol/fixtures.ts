@@ -30,6 +30,7 @@ export async function executorWithTask(
     input: {
       name: `task-${suffix}`,
       command: task.command ?? 'echo hello',
+      maxParallelRuns: 10,
       timeoutSeconds: task.timeoutSeconds ?? 60,
       bindingIds: executorBindings.nodes.map((b) => b.id),
     },

@@ -26,7 +26,12 @@ describe('listing runs and reading their logs', () => {
     const [a, b] = await Promise.all(
       ['task A', 'task B'].map(
         async (name) =>
-          (await admin.data(CreateTaskDocument, { input: shellTask({ name }) })).createTask.id,
+          // Room for the five runs of task A at once (maxParallelRuns is 1 by default).
+          (
+            await admin.data(CreateTaskDocument, {
+              input: shellTask({ name, maxParallelRuns: 10 }),
+            })
+          ).createTask.id,
       ),
     );
     taskA = a!;
@@ -51,7 +56,7 @@ describe('listing runs and reading their logs', () => {
     ]);
     await sql(
       server,
-      "update task_instances set trigger = 'CRON', scheduled_at = now() where id = ?",
+      "update task_instances set trigger = 'CRON', scheduled_at = '2026-03-01T12:00:00Z' where id = ?",
       [runsA[3]],
     );
     await sql(
@@ -103,6 +108,27 @@ describe('listing runs and reading their logs', () => {
     expect(await ids({ executorId })).toEqual([runsA[2]]);
     expect(await ids({ createdBefore: '2021-01-01T00:00:00Z' })).toEqual([runsA[0]]);
     expect(await ids({ createdAfter: '2021-01-01T00:00:00Z', taskId: taskA })).toHaveLength(4);
+  });
+
+  it('filters by scheduled time: manual runs have none', async () => {
+    expect(await ids({ scheduledAfter: '2026-03-01T12:00:00Z' })).toEqual([runsA[3]]);
+    expect(await ids({ scheduledAfter: '2026-03-01T12:00:00.001Z' })).toEqual([]);
+    expect(await ids({ scheduledBefore: '2026-03-01T12:00:00.001Z' })).toEqual([runsA[3]]);
+    expect(await ids({ scheduledBefore: '2026-03-01T12:00:00Z' })).toEqual([]);
+    expect(
+      await ids({
+        scheduledAfter: '2026-03-01T00:00:00Z',
+        scheduledBefore: '2026-03-02T00:00:00Z',
+        trigger: 'CRON',
+      }),
+    ).toEqual([runsA[3]]);
+    const window = await admin.error(TaskInstancesDocument, {
+      filter: { scheduledAfter: '2026-03-01T00:00:00Z', scheduledBefore: '2026-03-01T00:00:00Z' },
+    });
+    expect(window.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'filter.scheduledBefore',
+    });
   });
 
   it('refuses an empty time window and a malformed task id', async () => {

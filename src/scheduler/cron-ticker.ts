@@ -1,0 +1,215 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { query } from '../database/sql.js';
+import { channels } from '../pubsub/channels.js';
+import type { Logger } from '../shared/logger.js';
+import type { SnowflakeGenerator } from '../shared/snowflake.js';
+import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import type { FrequencyMode } from '../tasks/frequency-mode.js';
+import type { MisfirePolicy, OverlapPolicy } from '../tasks/schedule-policies.js';
+import { planFires, type PlanOptions } from './fire-plan.js';
+
+const { SCHEDULED, DISPATCHED, RUNNING, SKIPPED } = TaskInstanceStatus;
+
+export interface CronTickerOptions extends PlanOptions {
+  /** Longest sleep between looks at the schedule (the backstop). */
+  pollIntervalMs: number;
+  /** Due tasks claimed per transaction. */
+  batchSize: number;
+}
+
+export const defaultTickerOptions: CronTickerOptions = {
+  pollIntervalMs: 1_000,
+  batchSize: 200,
+  misfireThresholdMs: 5_000,
+  maxFires: 1_000,
+};
+
+interface DueRow {
+  id: number;
+  cron_expression: string;
+  time_zone: string;
+  next_fire_at: Date;
+  frequency: FrequencyMode;
+  frequency_times: number | null;
+  fired_count: number;
+  misfire_policy: MisfirePolicy;
+  overlap_policy: OverlapPolicy;
+  max_parallel_runs: number;
+  active_from: Date | null;
+  active_until: Date | null;
+  active_runs: number;
+}
+
+/**
+ * Fires cron schedules. Every replica runs one; a due task is claimed with FOR UPDATE SKIP
+ * LOCKED, its fires inserted under the unique (task, fire time) key, and its next fire time
+ * advanced, all in one transaction: each fire happens exactly once, whichever replica claims
+ * it, and a crash in between leaves nothing. The database clock decides what is due.
+ */
+export class CronTicker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly ids: SnowflakeGenerator,
+    private readonly logger: Logger,
+    private readonly options: CronTickerOptions = defaultTickerOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /**
+   * One pass: fires everything due at `now` (default: the database's now()). Returns how many
+   * fire records (runs and skips) it wrote. Tests pass a fake `now`.
+   */
+  async tick(now?: Date): Promise<number> {
+    let written = 0;
+    for (;;) {
+      const batch = await this.orm.em.fork().transactional((em) => this.tickBatch(em, now));
+      written += batch.written;
+      if (batch.claimed < this.options.batchSize) return written;
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pass().finally(() => {
+        this.running = null;
+      });
+    }, delayMs);
+  }
+
+  private async pass(): Promise<void> {
+    let delayMs = this.options.pollIntervalMs;
+    try {
+      await this.tick();
+      // Sleep until the next fire on the database clock, so fires start on their second.
+      const [next] = await query<{ wait_ms: number | null }>(
+        this.orm.em.fork(),
+        `select extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 as wait_ms
+           from tasks where is_enabled and next_fire_at is not null`,
+      );
+      if (next?.wait_ms !== null && next?.wait_ms !== undefined) {
+        delayMs = Math.max(0, Math.min(delayMs, Math.ceil(Number(next.wait_ms))));
+      }
+    } catch (error) {
+      this.logger.error('cron tick failed', { error });
+    }
+    this.schedule(delayMs);
+  }
+
+  private async tickBatch(
+    em: EntityManager,
+    fakeNow?: Date,
+  ): Promise<{ claimed: number; written: number }> {
+    // Timestamps come back as text from raw queries (MikroORM's driver setting): parse them.
+    const [clock] = await query<{ now: string }>(
+      em,
+      'select coalesce($1::timestamptz, now()) as now',
+      [fakeNow ?? null],
+    );
+    const now = new Date(clock!.now);
+    const due = await query<DueRow>(
+      em,
+      `select t.id, t.cron_expression, t.time_zone, t.next_fire_at, t.frequency, t.frequency_times,
+              t.fired_count, t.misfire_policy, t.overlap_policy, t.max_parallel_runs, t.active_from,
+              t.active_until,
+              (select count(*)::int from task_instances i
+                where i.task_id = t.id and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING})) as active_runs
+         from tasks t
+        where t.is_enabled and t.cron_expression is not null and t.next_fire_at <= $1
+        order by t.next_fire_at
+        for update of t skip locked
+        limit $2`,
+      [now, this.options.batchSize],
+    );
+    let written = 0;
+    let runs = 0;
+    for (const row of due) {
+      const plan = planFires(
+        {
+          cronExpression: row.cron_expression,
+          timeZone: row.time_zone,
+          nextFireAt: new Date(row.next_fire_at),
+          frequency: row.frequency,
+          frequencyTimes: row.frequency_times,
+          firedCount: row.fired_count,
+          misfirePolicy: row.misfire_policy,
+          overlapPolicy: row.overlap_policy,
+          maxParallelRuns: row.max_parallel_runs,
+          activeFrom: row.active_from && new Date(row.active_from),
+          activeUntil: row.active_until && new Date(row.active_until),
+          activeRuns: row.active_runs,
+        },
+        now,
+        this.options,
+      );
+      if (plan.fires.length > 0) written += await this.insertFires(em, row.id, now, plan.fires);
+      runs += plan.runs;
+      await query(
+        em,
+        'update tasks set next_fire_at = $2, fired_count = fired_count + $3 where id = $1',
+        [row.id, plan.nextFireAt, plan.runs],
+      );
+    }
+    if (runs > 0) await query(em, `select pg_notify('${channels.dispatch}', '')`);
+    return { claimed: due.length, written };
+  }
+
+  /**
+   * Inserts the fires of one task with a snapshot of the task taken in SQL (the same fields as
+   * `runTask`'s snapshot). The unique (task, fire time) key makes a repeated fire a no-op.
+   */
+  private async insertFires(
+    em: EntityManager,
+    taskId: number,
+    now: Date,
+    fires: { scheduledAt: Date; skipReason: string | null }[],
+  ): Promise<number> {
+    const inserted = await query<{ id: string }>(
+      em,
+      `with inserted as (
+         insert into task_instances (
+           id, task_id, task_name, kind, command, env, working_directory, http_request,
+           expected_exit_code, expected_output, cron_expression, time_zone, timeout_seconds,
+           retry_times, max_parallel_runs, tag, trigger, scheduled_at, status, status_reason,
+           finished_at, attempt, priority, dispatch_deadline, retry_interval_seconds,
+           retry_backoff, retry_max_interval_seconds, created_at, updated_at)
+         select f.id, t.id, t.name, t.kind, t.command, t.env, t.working_directory, t.http_request,
+                t.expected_exit_code, t.expected_output, t.cron_expression, t.time_zone,
+                t.timeout_seconds, t.retry_times, t.max_parallel_runs, t.tag, 'CRON', f.scheduled_at,
+                case when f.skip_reason is null then ${SCHEDULED} else ${SKIPPED} end, f.skip_reason,
+                case when f.skip_reason is null then null else $2::timestamptz end, 1, t.priority,
+                case when t.max_wait_seconds is null or f.skip_reason is not null then null
+                     else $2::timestamptz + make_interval(secs => t.max_wait_seconds) end,
+                t.retry_interval_seconds, t.retry_backoff, t.retry_max_interval_seconds, $2, $2
+           from tasks t,
+                unnest($3::bigint[], $4::timestamptz[], $5::text[]) as f(id, scheduled_at, skip_reason)
+          where t.id = $1
+         on conflict (task_id, scheduled_at, broadcast_executor_id) do nothing
+         returning id)
+       select id, pg_notify('${channels.instances}', id::text) from inserted`,
+      [
+        taskId,
+        now,
+        fires.map(() => this.ids.next()),
+        fires.map((f) => f.scheduledAt),
+        fires.map((f) => f.skipReason),
+      ],
+    );
+    return inserted.length;
+  }
+}
