@@ -1,6 +1,7 @@
-import { FrequencyMode } from '../tasks/frequency-mode.js';
+import type { FrequencyMode } from '../tasks/frequency-mode.js';
 import { MisfirePolicy, OverlapPolicy } from '../tasks/schedule-policies.js';
-import { nextFireTimes, previousFireTimes } from './cron.js';
+import { firesLeft, nextScheduledFire } from '../tasks/task-schedule.js';
+import { previousFireTimes } from './cron.js';
 
 /** What the ticker knows of a due task (a row locked for this tick). */
 export interface DueTask {
@@ -46,7 +47,7 @@ export interface PlanOptions {
  */
 export function planFires(task: DueTask, now: Date, options: PlanOptions): FirePlan {
   const due = dueFireTimes(task, now, options.maxFires);
-  const remaining = remainingRuns(task);
+  const remaining = firesLeft(task);
   const fires: PlannedFire[] = [];
   let runs = 0;
   let active = task.activeRuns;
@@ -79,31 +80,11 @@ export function planFires(task: DueTask, now: Date, options: PlanOptions): FireP
   if (due.truncated && fires[0]?.skipReason)
     fires[0].skipReason += ' (earlier missed fires not listed)';
   for (const time of onTime) tryRun(time, null);
-  const ended = remaining - runs <= 0;
-  return { fires, runs, nextFireAt: ended ? null : firstFireAfter(task, now) };
-}
-
-/** The first fire strictly after `after`, inside the active window, or null. */
-export function firstFireAfter(
-  task: Pick<DueTask, 'cronExpression' | 'timeZone' | 'activeFrom' | 'activeUntil'>,
-  after: Date,
-): Date | null {
-  const from =
-    task.activeFrom && task.activeFrom > after ? new Date(task.activeFrom.getTime() - 1) : after;
-  const [next] = nextFireTimes(task.cronExpression, task.timeZone, from, 1);
-  if (!next || (task.activeUntil && next > task.activeUntil)) return null;
-  return next;
-}
-
-function remainingRuns(task: DueTask): number {
-  switch (task.frequency) {
-    case FrequencyMode.ONCE:
-      return Math.max(0, 1 - task.firedCount);
-    case FrequencyMode.TIMES:
-      return Math.max(0, (task.frequencyTimes ?? 0) - task.firedCount);
-    default:
-      return Number.POSITIVE_INFINITY;
-  }
+  const nextFireAt = nextScheduledFire(
+    { ...task, isEnabled: true, firedCount: task.firedCount + runs },
+    now,
+  );
+  return { fires, runs, nextFireAt };
 }
 
 /** Fire times from `nextFireAt` (inclusive) up to `now`, the latest `maxFires` of them. */

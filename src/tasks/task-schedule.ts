@@ -36,12 +36,19 @@ export function nextScheduledFire(task: ScheduleOf, after: Date): Date | null {
 export function hasFiresLeft(
   task: Pick<ScheduleOf, 'frequency' | 'frequencyTimes' | 'firedCount'>,
 ): boolean {
+  return firesLeft(task) > 0;
+}
+
+/** How many more scheduled fires the frequency allows (Infinity for REPEAT). */
+export function firesLeft(
+  task: Pick<ScheduleOf, 'frequency' | 'frequencyTimes' | 'firedCount'>,
+): number {
   switch (task.frequency) {
     case FrequencyMode.ONCE:
-      return task.firedCount < 1;
+      return Math.max(0, 1 - task.firedCount);
     case FrequencyMode.TIMES:
-      return task.firedCount < (task.frequencyTimes ?? 0);
+      return Math.max(0, (task.frequencyTimes ?? 0) - task.firedCount);
     case FrequencyMode.REPEAT:
-      return true;
+      return Number.POSITIVE_INFINITY;
   }
 }

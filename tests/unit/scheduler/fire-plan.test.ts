@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstFireAfter, planFires, type DueTask } from '../../../src/scheduler/fire-plan.js';
+import { planFires, type DueTask } from '../../../src/scheduler/fire-plan.js';
+import { nextScheduledFire } from '../../../src/tasks/task-schedule.js';
 import { FrequencyMode } from '../../../src/tasks/frequency-mode.js';
 import { MisfirePolicy, OverlapPolicy } from '../../../src/tasks/schedule-policies.js';
 
@@ -30,8 +31,8 @@ function task(overrides: Partial<DueTask>): DueTask {
 function simulate(cronExpression: string, timeZone: string, from: string, until: string): Date[] {
   const end = new Date(until);
   const runs: Date[] = [];
-  let next = firstFireAfter(
-    { cronExpression, timeZone, activeFrom: null, activeUntil: null },
+  let next = nextScheduledFire(
+    { ...task({ cronExpression, timeZone }), isEnabled: true },
     new Date(from),
   );
   let firedCount = 0;
@@ -179,12 +180,10 @@ describe('fire planning', () => {
     expect(plan.fires.map((f) => f.scheduledAt.getUTCSeconds())).toEqual([8, 9]);
     expect(plan.nextFireAt).toBeNull();
     expect(
-      firstFireAfter(
+      nextScheduledFire(
         {
-          cronExpression: '0 0 * * * *',
-          timeZone: 'UTC',
-          activeFrom: new Date('2026-02-01T05:30:00Z'),
-          activeUntil: null,
+          ...task({ cronExpression: '0 0 * * * *', activeFrom: new Date('2026-02-01T05:30:00Z') }),
+          isEnabled: true,
         },
         now,
       ),
