@@ -10,6 +10,9 @@ export default defineConfig({
     globalSetup: ['tests/helpers/global-setup.ts'],
     setupFiles: ['reflect-metadata'],
     pool: 'forks',
+    // Most tests wait on PostgreSQL, sockets and child processes, not the CPU: run more files
+    // than cores (each has its own database).
+    maxWorkers: 4,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,

@@ -46,6 +46,8 @@ export class Dispatcher {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  /** One-shot: the next run held back by `available_at` (a retry's delay) comes due. */
+  private dueTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   /** ROUND_ROBIN positions per task. Losing them on restart only changes who is next. */
   private readonly turns = new Map<number, number>();
@@ -68,6 +70,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
     this.timer = null;
     await this.running;
   }
@@ -94,25 +97,70 @@ export class Dispatcher {
         this.logger.error('dispatch pass failed', { error });
       }
     } while (this.again && this.timer);
+    await this.wakeWhenNextDue();
+  }
+
+  /**
+   * Runs delayed by `available_at` (retries) get no NOTIFY when their delay ends: without this
+   * timer only the next poll finds them, and an e2e test saw a 1 s retry interval become ~2 s
+   * between attempts. The wait is measured on the database clock.
+   */
+  private async wakeWhenNextDue(): Promise<void> {
+    try {
+      const [next] = await query<{ wait_ms: number | null }>(
+        this.orm.em.fork(),
+        `select extract(epoch from min(available_at) - clock_timestamp()) * 1000 as wait_ms
+           from task_instances where status = ${SCHEDULED} and available_at > now()`,
+      );
+      if (next?.wait_ms === null || next?.wait_ms === undefined || !this.timer) return;
+      if (this.dueTimer) clearTimeout(this.dueTimer);
+      const delayMs = Math.max(0, Math.min(Math.ceil(Number(next.wait_ms)), 60_000));
+      this.dueTimer = setTimeout(() => {
+        this.dueTimer = null;
+        this.nudge();
+      }, delayMs);
+      this.dueTimer.unref();
+    } catch (error) {
+      this.logger.warn('could not look up the next delayed run; the poll will find it', { error });
+    }
   }
 
   /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
   async dispatchBatch(): Promise<{ claimed: number; dispatched: number }> {
     return this.orm.em.fork().transactional(async (em) => {
+      // Runs that cannot be dispatched now are not claimed: their task is at maxParallelRuns, or
+      // no online executor they may go to has room. Otherwise a long queue of them (more than
+      // a batch) fills every batch at the head of the order, and the runs behind it starve: an
+      // e2e test saw a run of an idle task wait forever behind 205 queued runs of a task with
+      // maxParallelRuns 1, and behind 205 runs bound to a full executor. The counts here are a
+      // pre-filter taken without locks; the exact ones are taken below, under the locks.
       const waiting = await query<WaitingRow>(
         em,
-        `select i.id, i.task_id, i.broadcast_executor_id, t.routing_strategy, t.max_parallel_runs
+        `with task_load as materialized (
+           select task_id, count(*)::int as active from task_instances
+            where status in (${DISPATCHED}, ${RUNNING}) group by task_id),
+         executor_load as materialized (
+           select executor_id, count(*)::int as active from task_instances
+            where status in (${DISPATCHED}, ${RUNNING}) group by executor_id)
+         select i.id, i.task_id, i.broadcast_executor_id, t.routing_strategy, t.max_parallel_runs
            from task_instances i join tasks t on t.id = i.task_id
+           left join task_load tl on tl.task_id = i.task_id
           where i.status = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
-            -- Runs no executor could take now are not claimed, so they cannot starve the others.
+            and (t.routing_strategy = $2 or coalesce(tl.active, 0) < t.max_parallel_runs)
             and exists (select 1 from task_bindings tb
                           join executor_bindings eb on eb.id = tb.binding_id
                           join executors e on e.id = eb.executor_id
-                         where tb.task_id = i.task_id and e.is_enabled and e.is_online)
+                          left join executor_load l on l.executor_id = e.id
+                         where tb.task_id = i.task_id and e.is_enabled and e.is_online
+                           -- a BROADCAST copy waits for its own executor
+                           and (i.broadcast_executor_id = 0 or e.id = i.broadcast_executor_id)
+                           -- a BROADCAST run not yet fanned out needs no room, only executors
+                           and (coalesce(l.active, 0) < e.capacity
+                                or (t.routing_strategy = $2 and i.broadcast_executor_id = 0)))
           order by i.priority desc, i.id
           for update of i skip locked
           limit $1`,
-        [this.options.batchSize],
+        [this.options.batchSize, RoutingStrategy.BROADCAST],
       );
       if (waiting.length === 0) return { claimed: 0, dispatched: 0 };
       const taskIds = [...new Set(waiting.map((w) => w.task_id))].sort((a, b) => a - b);

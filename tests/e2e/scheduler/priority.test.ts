@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancelTaskInstanceDocument } from '../../generated/graphql.js';
+import {
+  isInFlight,
+  startCluster,
+  statusCode,
+  type Cluster,
+  type ClusterExecutor,
+} from './cluster.js';
+
+const { SCHEDULED, RUNNING, FINISHED, MANUAL_CANCELLATION } = statusCode;
+
+/** More than the dispatcher claims per pass (200): a queue head that cannot move. */
+const longQueue = 205;
+
+describe('the dispatch queue', () => {
+  let cluster: Cluster;
+  /** Capacity 1. */
+  let small: ClusterExecutor;
+  /** Capacity 4. */
+  let large: ClusterExecutor;
+
+  async function statusOf(id: string): Promise<number> {
+    const [row] = await cluster.sql<{ status: number }>(
+      'select status from task_instances where id = $1',
+      [id],
+    );
+    return row!.status;
+  }
+
+  async function runningNow(id: string): Promise<void> {
+    await cluster.until(`run ${id} to be RUNNING`, async () => (await statusOf(id)) === RUNNING);
+  }
+
+  async function finishes(id: string, timeoutMs: number): Promise<void> {
+    await cluster.until(`run ${id} to end`, async () => !isInFlight(await statusOf(id)), timeoutMs);
+    expect(await statusOf(id)).toBe(FINISHED);
+  }
+
+  /** `count` manual runs of a task, a few requests at a time. */
+  async function runMany(taskId: string, count: number): Promise<void> {
+    let created = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (created < count) {
+          created++;
+          await cluster.runTask(taskId);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Cancels the task's runs that have not ended: the queued ones first (they end at once), so
+   * that none is dispatched into the slot of a cancelled running one.
+   */
+  async function cancelAll(taskId: string): Promise<void> {
+    const rows = await cluster.sql<{ id: string }>(
+      `select id::text from task_instances where task_id = $1 and status in ($2, $3, $4)
+        order by status = $2 desc`,
+      [taskId, SCHEDULED, statusCode.DISPATCHED, RUNNING],
+    );
+    for (let i = 0; i < rows.length; i += 20) {
+      await Promise.all(
+        rows
+          .slice(i, i + 20)
+          .map(({ id }) => cluster.admin.data(CancelTaskInstanceDocument, { id })),
+      );
+    }
+    // Ended, so no `sleep 30` outlives the test.
+    await cluster.until(`the runs of task ${taskId} to end`, async () => {
+      const [row] = await cluster.sql<{ n: number }>(
+        'select count(*)::int as n from task_instances where task_id = $1 and status in ($2, $3, $4)',
+        [taskId, SCHEDULED, statusCode.DISPATCHED, RUNNING],
+      );
+      return row!.n === 0;
+    });
+  }
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    small = await cluster.addExecutor({ capacity: 1 });
+    large = await cluster.addExecutor({ capacity: 4 });
+    await cluster.waitOnline([small, large]);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('runs queued behind a busy executor (capacity 1) start highest priority first: 10, 5, 0', async () => {
+    const bindingIds = [small.bindingId];
+    const busyTask = await cluster.createTask({ command: 'sleep 30', bindingIds });
+    const busy = await cluster.runTask(busyTask);
+    await runningNow(busy);
+
+    // Created in order 0, 5, 10: they wait, SCHEDULED, while the executor is full.
+    const byPriority = new Map<string, number>();
+    for (const priority of [0, 5, 10]) {
+      const taskId = await cluster.createTask({ command: 'true', priority, bindingIds });
+      byPriority.set(await cluster.runTask(taskId), priority);
+    }
+    const queued = [...byPriority.keys()];
+    const waiting = await cluster.sql<{ status: number }>(
+      'select status from task_instances where id = any($1::bigint[])',
+      [queued],
+    );
+    expect(waiting.map((r) => r.status)).toEqual([SCHEDULED, SCHEDULED, SCHEDULED]);
+
+    // The busy run ends (cancelled); the queue drains one at a time.
+    await cluster.admin.data(CancelTaskInstanceDocument, { id: busy });
+    const rows = await cluster.until('the three queued runs to end', async () => {
+      const rows = await cluster.sql<{
+        id: string;
+        status: number;
+        dispatched_at: Date;
+        started_at: Date;
+      }>(
+        `select id::text, status, dispatched_at, started_at from task_instances
+          where id = any($1::bigint[]) order by started_at`,
+        [queued],
+      );
+      return rows.every((r) => !isInFlight(r.status)) && rows;
+    });
+    const [busyRow] = await cluster.sql<{ status: number }>(
+      'select status from task_instances where id = $1',
+      [busy],
+    );
+    expect(busyRow!.status).toBe(MANUAL_CANCELLATION);
+    expect(rows.map((r) => r.status)).toEqual([FINISHED, FINISHED, FINISHED]);
+    expect(rows.map((r) => byPriority.get(r.id))).toEqual([10, 5, 0]);
+    const dispatchOrder = [...rows].sort(
+      (x, y) => x.dispatched_at.getTime() - y.dispatched_at.getTime(),
+    );
+    expect(dispatchOrder.map((r) => byPriority.get(r.id))).toEqual([10, 5, 0]);
+  });
+
+  it(`a task at its maxParallelRuns with ${longQueue} queued runs does not hold up another task's run`, async () => {
+    const bindingIds = [large.bindingId];
+    const blocked = await cluster.createTask({
+      command: 'sleep 30',
+      bindingIds,
+      maxParallelRuns: 1,
+      overlapPolicy: 'WAIT',
+    });
+    await runMany(blocked, longQueue);
+    const other = await cluster.runTask(await cluster.createTask({ command: 'true', bindingIds }));
+    try {
+      await finishes(other, 10_000);
+    } finally {
+      await cancelAll(blocked);
+    }
+  });
+
+  it(`${longQueue} runs waiting for a full executor do not hold up a run bound to another`, async () => {
+    const blocked = await cluster.createTask({
+      command: 'sleep 30',
+      bindingIds: [small.bindingId],
+      maxParallelRuns: 1000,
+      overlapPolicy: 'WAIT',
+    });
+    await runMany(blocked, longQueue);
+    const other = await cluster.runTask(
+      await cluster.createTask({ command: 'true', bindingIds: [large.bindingId] }),
+    );
+    try {
+      await finishes(other, 10_000);
+    } finally {
+      await cancelAll(blocked);
+    }
+  });
+});
