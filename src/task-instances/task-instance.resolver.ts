@@ -22,6 +22,7 @@ import { UserRole } from '../users/user-role.js';
 import { TaskInstanceAttempt } from './task-instance-attempt.entity.js';
 import { TaskInstanceConnection } from './task-instance.connection.js';
 import { TaskInstance } from './task-instance.entity.js';
+import { RunTaskOverrides } from './run-overrides.js';
 import { TaskInstanceFilter } from './task-instance.inputs.js';
 
 @Resolver(() => TaskInstance)
@@ -49,8 +50,13 @@ export class TaskInstanceResolver {
       'Runs a task now (trigger MANUAL) with a snapshot of its fields; it waits SCHEDULED for ' +
       'an executor. Owner of the task or admin.',
   })
-  runTask(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<TaskInstance> {
-    return ctx.services.taskInstances.run(ctx, id);
+  runTask(
+    @Arg('id', () => ID) id: string,
+    @Arg('overrides', () => RunTaskOverrides, { nullable: true })
+    overrides: RunTaskOverrides | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<TaskInstance> {
+    return ctx.services.taskInstances.run(ctx, id, overrides);
   }
 
   @Authorized(UserRole.USER)

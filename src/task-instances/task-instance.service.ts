@@ -1,5 +1,6 @@
 import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
 import { channels } from '../pubsub/channels.js';
+import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
 import { recordAudit, type Snapshot } from '../audit/audit-log.js';
 import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
 import type { RequestContext } from '../server/context.js';
@@ -116,7 +117,11 @@ export class TaskInstanceService {
    * until a dispatcher assigns it to an executor. A task at its `maxParallelRuns` refuses the run
    * (CONFLICT) under `overlapPolicy: SKIP`; under WAIT the run is created and waits its turn.
    */
-  async run(ctx: RequestContext, taskId: string): Promise<TaskInstance> {
+  async run(
+    ctx: RequestContext,
+    taskId: string,
+    overrides?: RunTaskOverrides | null,
+  ): Promise<TaskInstance> {
     const principal = requirePrincipal(ctx);
     return ctx.em.transactional(async (em) => {
       // Locked so that a concurrent deleteTask sees this run, or this run sees no task; and so
@@ -139,6 +144,7 @@ export class TaskInstanceService {
       instance.id = this.ids.next();
       instance.task = task;
       snapshotTaskInto(task, instance, await databaseNow(em));
+      Object.assign(instance, applyRunOverrides(task.kind, task.command, task.env, overrides));
       instance.trigger = TaskInstanceTrigger.MANUAL;
       instance.status = TaskInstanceStatus.SCHEDULED;
       instance.attempt = 1;

@@ -12,6 +12,7 @@ import {
   CreateTaskDocument,
   ExecutorBindingsDocument,
   RunTaskDocument,
+  RunTaskWithOverridesDocument,
   type CreateTaskInput,
 } from '../generated/graphql.js';
 import {
@@ -154,6 +155,21 @@ describe('server and executor processes, end to end', () => {
     expect(outcome.logs.nodes.map((l) => l.content).join('')).toBe('hello\n');
     const latencyMs = Date.parse(outcome.startedAt!) - Date.parse(outcome.createdAt);
     console.log(`runTask → reportTaskStarted (startedAt − createdAt): ${latencyMs} ms`);
+  });
+
+  it('a manual run with overrides gets its env and arguments exactly as given', async () => {
+    const { createTask } = await admin.data(CreateTaskDocument, {
+      input: { name: 'overrides', command: 'printf "%s|" "$GREETING"', bindingIds: ['1'] },
+    });
+    const { runTask } = await admin.data(RunTaskWithOverridesDocument, {
+      id: createTask.id,
+      overrides: {
+        env: [{ name: 'GREETING', value: 'bonjour' }],
+        arguments: ["it's", 'a b', '$HOME'],
+      },
+    });
+    const outcome = await waitForStatus(admin, socket, runTask.id, ['FINISHED', 'ABNORMAL_ENDING']);
+    expect(outcome.logs.nodes.map((l) => l.content).join('')).toBe("bonjour|it's|a b|$HOME|");
   });
 
   it('a failing command ends ABNORMAL_ENDING with its exit code and stderr', async () => {
