@@ -37,6 +37,16 @@ async function startNewAttempt(
           set status = ${SCHEDULED}, attempt = t.attempt + 1,
               retry_count = t.retry_count + ${options.countsAsRetry ? 1 : 0},
               available_at = now() + make_interval(secs => c.delay_seconds),
+              -- The new attempt's wait for an executor starts when it becomes available. Kept
+              -- as it was, the deadline of attempt 1 had often passed already, and the reaper
+              -- ended the retry (held back by its retry interval) or the re-dispatch at once as
+              -- ABNORMAL_ENDING "no eligible executor took the run within maxWaitSeconds", with
+              -- executors online: an integration test saw both. (The task's maxWaitSeconds now;
+              -- none if it was removed or the task deleted.)
+              dispatch_deadline = case when t.dispatch_deadline is null then null
+                else now() + make_interval(secs => c.delay_seconds)
+                     + (select make_interval(secs => tk.max_wait_seconds) from tasks tk
+                         where tk.id = t.task_id) end,
               executor_id = null, executor_name = null, executor_host = null, dispatched_at = null,
               acknowledged_at = null, started_at = null, finished_at = null, exit_code = null,
               result = null, duration_ms = null, status_reason = null, updated_at = now()
@@ -83,7 +93,7 @@ export function redispatchUnacknowledged(
   return startNewAttempt(
     em,
     `select id, 0::float8 as delay_seconds from task_instances
-      where status = ${DISPATCHED} and acknowledged_at is null
+      where status = ${DISPATCHED} and acknowledged_at is null and cancel_requested_at is null
         and dispatched_at < now() - make_interval(secs => $1::int)
       for update skip locked`,
     [ackTimeoutSeconds],

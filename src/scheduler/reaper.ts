@@ -80,6 +80,20 @@ export class Reaper {
       );
     });
     await em.transactional((tx) => redispatchUnacknowledged(tx, this.options.ackTimeoutSeconds));
+    // Cancelled before its executor acknowledged it: nobody will report on it, so it ends here
+    // (dispatching it again would only send another cancellation nobody acknowledges).
+    await query(
+      em,
+      `with cancelled as (
+         update task_instances
+            set status = ${MANUAL_CANCELLATION}, finished_at = now(), updated_at = now(),
+                status_reason = 'cancelled before the executor acknowledged the assignment'
+          where status = ${DISPATCHED} and acknowledged_at is null and cancel_requested_at is not null
+            and dispatched_at < now() - make_interval(secs => $1::int)
+      returning id)
+       select pg_notify('${channels.instances}', id::text) from cancelled`,
+      [this.options.ackTimeoutSeconds],
+    );
     await query(
       em,
       `with expired as (

@@ -107,6 +107,26 @@ describe('routing over four real executor processes in one group', () => {
     }
   });
 
+  it('RANDOM: 100 runs reach every executor, and none gets them all', async () => {
+    const taskId = await cluster.createTask({
+      command: 'true',
+      routingStrategy: 'RANDOM',
+      maxParallelRuns: 100,
+      overlapPolicy: 'WAIT',
+    });
+    await runMany(cluster, taskId, 100);
+    const counts = await runsByExecutor(cluster, taskId, 100);
+    const spread = [a, b, c, d].map((e) => counts.get(e.id) ?? 0);
+    console.log(`RANDOM over 100 runs: ${spread.join(' / ')}`);
+    expect([...counts.keys()].sort()).toEqual([a.id, b.id, c.id, d.id].sort());
+    // Binomial(100, 0.25) per executor (mean 25, σ ≈ 4.3): outside 5..50 has a chance of
+    // about 4e-8 each, so this fails only if the choice is not spread over all four.
+    for (const count of spread) {
+      expect(count).toBeGreaterThanOrEqual(5);
+      expect(count).toBeLessThanOrEqual(50);
+    }
+  });
+
   it('LEAST_LOADED: 12 overlapping 2 s runs spread 3 per executor', async () => {
     const taskId = await cluster.createTask({
       command: 'sleep 2',
