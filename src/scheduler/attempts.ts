@@ -62,7 +62,7 @@ async function startNewAttempt(
 /**
  * Retries the given runs that just ended ABNORMAL_ENDING, TIMEOUT_ENDING or UNKNOWN and have
  * retries left, after `retryIntervalSeconds` (EXPONENTIAL: doubled per retry, ±20% jitter,
- * capped). Returns the ids retried.
+ * capped after the jitter). Returns the ids retried.
  */
 export function retryEndedRuns(em: EntityManager, instanceIds: string[]): Promise<string[]> {
   if (instanceIds.length === 0) return Promise.resolve([]);
@@ -70,8 +70,8 @@ export function retryEndedRuns(em: EntityManager, instanceIds: string[]): Promis
     em,
     `select id,
             case when retry_backoff = 'EXPONENTIAL'
-                 then least(retry_max_interval_seconds, retry_interval_seconds * power(2, retry_count))
-                      * (0.8 + random() * 0.4)
+                 then least(retry_max_interval_seconds,
+                            retry_interval_seconds * power(2, retry_count) * (0.8 + random() * 0.4))
                  else retry_interval_seconds end::float8 as delay_seconds
        from task_instances
       where id = any($1::bigint[]) and status in (${retryableStatuses.join(', ')})
