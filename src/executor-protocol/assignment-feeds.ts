@@ -3,6 +3,7 @@ import { query } from '../database/sql.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
+import { UnauthenticatedError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import type { TaskKind } from '../tasks/task-kind.js';
@@ -87,6 +88,7 @@ export class AssignmentFeeds {
         wake();
       });
       this.register(executorId, nudge);
+      const admittedKey = await this.publicKeyOf(executorId);
       await this.markOnline(executorId);
       // instance id → attempt (or `cancel:` + attempt) already sent on this stream.
       let sent = new Map<string, string>();
@@ -95,6 +97,14 @@ export class AssignmentFeeds {
           if (!nudged) await new Promise<void>((resolve) => (wake = resolve));
           if (stopped) break;
           nudged = false;
+          // The socket was authenticated when it connected; an executor disabled, deleted or
+          // given a new key since then loses its stream now (and its reconnect is refused).
+          if (!(await this.stillAdmitted(executorId, admittedKey))) {
+            stop(
+              new UnauthenticatedError(`Executor ${executorId} is disabled, deleted or re-keyed.`),
+            );
+            break;
+          }
           const rows = await this.pending(executorId);
           const stillPending = new Map<string, string>();
           for (const row of rows) {
@@ -115,6 +125,20 @@ export class AssignmentFeeds {
         this.unregister(executorId, nudge);
       }
     });
+  }
+
+  private async publicKeyOf(executorId: number): Promise<string | null> {
+    const [row] = await query<{ public_key: string | null }>(
+      this.orm.em.fork(),
+      'select public_key from executors where id = $1 and is_enabled',
+      [executorId],
+    );
+    return row?.public_key ?? null;
+  }
+
+  private async stillAdmitted(executorId: number, admittedKey: string | null): Promise<boolean> {
+    const key = await this.publicKeyOf(executorId);
+    return key !== null && key === admittedKey;
   }
 
   private async pending(executorId: number): Promise<PendingRow[]> {

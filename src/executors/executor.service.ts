@@ -1,4 +1,5 @@
 import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
+import { channels } from '../pubsub/channels.js';
 import { recordAudit, type Snapshot } from '../audit/audit-log.js';
 import { ExecutorBinding } from '../executor-bindings/executor-binding.entity.js';
 import type { RequestContext } from '../server/context.js';
@@ -143,6 +144,12 @@ export class ExecutorService {
           }
           if (isGiven(input.isEnabled)) executor.isEnabled = input.isEnabled;
           await em.flush();
+          if (executor.isEnabled !== before.isEnabled || executor.publicKey !== before.publicKey) {
+            // Its open assignment stream re-checks admission on this nudge (at commit).
+            await em.execute(`select pg_notify('${channels.assignments}', ?)`, [
+              String(executor.id),
+            ]);
+          }
           recordAudit(em, ctx, {
             action: 'updateExecutor',
             entityType: 'Executor',
@@ -180,6 +187,7 @@ export class ExecutorService {
         );
       }
       const executorId = executor.id;
+      await em.execute(`select pg_notify('${channels.assignments}', ?)`, [String(executorId)]);
       recordAudit(em, ctx, {
         action: 'deleteExecutor',
         entityType: 'Executor',

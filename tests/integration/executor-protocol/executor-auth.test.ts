@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ExecutorDocument,
   ExecutorHeartbeatDocument,
   MeDocument,
   UpdateExecutorDocument,
@@ -89,5 +90,19 @@ describe('executor authentication', () => {
     });
     expect(code).toBe(4403);
     await client.dispose();
+  });
+
+  it('ends the assignment stream of an executor disabled while connected', async () => {
+    const other = await TestExecutor.enroll(server, { name: 'disabled-while-connected' });
+    const feed = other.assignments();
+    const admin = await server.asAdmin();
+    // Connected (the stream is open once the executor shows online).
+    await expect
+      .poll(async () => (await admin.data(ExecutorDocument, { id: other.id })).executor.isOnline)
+      .toBe(true);
+    await admin.data(UpdateExecutorDocument, { id: other.id, input: { isEnabled: false } });
+    await feed.done;
+    expect(JSON.stringify(feed.errors)).toMatch(/disabled, deleted or re-keyed/);
+    await other.close();
   });
 });
