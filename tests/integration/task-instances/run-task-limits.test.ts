@@ -143,7 +143,7 @@ describe('runTask within the limits of its task, and what a run keeps of it', ()
       retryIntervalSeconds: { before: null, after: 30 },
       retryBackoff: { before: null, after: 'EXPONENTIAL' },
       retryMaxIntervalSeconds: { before: null, after: 600 },
-      env: { before: null, after: { MODE: 'full' } },
+      env: { before: null, after: { MODE: expect.stringMatching(/^\[REDACTED sha256:/) } },
       dispatchDeadline: { before: null, after: expect.any(String) },
     });
 

@@ -41,10 +41,16 @@ describe('listing runs and reading their logs', () => {
       runsA.push((await admin.data(RunTaskDocument, { id: taskA })).runTask.id);
     }
     runB = (await admin.data(RunTaskDocument, { id: taskB })).runTask.id;
-    // The executor API is written elsewhere: an executor row is enough for the filter.
     await insertBinding(server, 'queries');
     const [executor] = await sql<{ id: number }>(server, 'select id from executors');
     executorId = String(executor!.id);
+    // Online and just heard from, as a heartbeating executor is: otherwise the reaper would
+    // (rightly) end the run said to be running on it as UNKNOWN while the test reads it.
+    await sql(
+      server,
+      'update executors set is_online = true, last_heartbeat_at = now() where id = ?',
+      [executor!.id],
+    );
     // Runs 0 and 1 are over, run 2 is running on the executor, run 3 was a cron fire.
     await sql(server, 'update task_instances set status = 2 where id in (?, ?)', [
       runsA[0],

@@ -233,15 +233,17 @@ describe('tasks: environment, working directory, HTTP request and expectations',
       input: { env: [{ name: 'A', value: 'changed' }], workingDirectory: '/var/tmp' },
     });
     const [created, renamed, changed] = await auditEntries(server, 'Task', createTask.id);
+    // Values that may be secrets are kept as fingerprints: a change shows, the content does not.
+    const fingerprint = expect.stringMatching(/^\[REDACTED sha256:[0-9a-f]{12}\]$/);
     expect(created!.changes).toMatchObject({
-      env: { before: null, after: { A: 'first', Z: 'last' } },
+      env: { before: null, after: { A: fingerprint, Z: fingerprint } },
       httpRequest: {
         before: null,
         after: {
           method: 'POST',
           url: 'https://example.com/hook',
-          headers: { Accept: '*/*', 'X-Long-Header-Name': '1' },
-          body: 'payload',
+          headers: { Accept: fingerprint, 'X-Long-Header-Name': fingerprint },
+          body: fingerprint,
           expectedStatusCodes: [201],
         },
       },
@@ -252,10 +254,20 @@ describe('tasks: environment, working directory, HTTP request and expectations',
     expect(renamed!.changes).toEqual({
       name: { before: 'health check', after: 'renamed hook' },
     });
+    expect(JSON.stringify([created, changed])).not.toMatch(/first|last|payload|changed"/);
     expect(changed!.changes).toEqual({
-      env: { before: { A: 'first', Z: 'last' }, after: { A: 'changed' } },
+      env: {
+        before: { A: fingerprint, Z: fingerprint },
+        after: { A: fingerprint },
+      },
       workingDirectory: { before: null, after: '/var/tmp' },
     });
+    const env = changed!.changes.env as {
+      before: Record<string, string>;
+      after: Record<string, string>;
+    };
+    expect(env.before.A).not.toBe(env.after.A); // the value changed, and the audit shows it
+    expect(env.before.A).toBe((created!.changes.env as { after: Record<string, string> }).after.A);
   });
 
   it('runTask snapshots the new fields; a later edit of the task leaves the run as it was', async () => {
