@@ -45,10 +45,12 @@ describe('retry backoff', () => {
     const instanceId = (await admin.data(RunTaskDocument, { id: createTask.id })).runTask.id;
     /** Fails the current attempt as the executor would, and returns the wait chosen for the next. */
     const failAttempt = async (attempt: number): Promise<number | null> => {
-      // Dispatch as the dispatcher would (the executor is never online here; no waiting involved).
+      // Dispatched and acknowledged, on an executor heard from just now (else the reaper would
+      // rightly end the run UNKNOWN): set directly, so no waiting is involved.
       await query(
         server.app.orm.em.fork(),
-        `update task_instances set status = 11, executor_id = $2, dispatched_at = now() where id = $1`,
+        `with heard as (update executors set is_online = true, last_heartbeat_at = now() where id = $2)
+         update task_instances set status = 11, executor_id = $2, dispatched_at = now(), acknowledged_at = now() where id = $1`,
         [instanceId, Number(executor.id)],
       );
       await executor.data(ReportTaskFinishedDocument, {
