@@ -127,9 +127,10 @@ describe('routing over four real executor processes in one group', () => {
     }
   });
 
-  it('LEAST_LOADED: 12 overlapping 2 s runs spread 3 per executor', async () => {
+  it('LEAST_LOADED: 12 overlapping runs spread 3 per executor', async () => {
     const taskId = await cluster.createTask({
-      command: 'sleep 2',
+      // Long enough that all 12 still run when the last is dispatched, even on a loaded box.
+      command: 'sleep 4',
       routingStrategy: 'LEAST_LOADED',
       maxParallelRuns: 12,
       overlapPolicy: 'WAIT',
