@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // The fault suite (npm run test:faults) has its own config.
+    exclude: ['tests/faults/**', 'node_modules/**'],
     globalSetup: ['tests/helpers/global-setup.ts'],
     setupFiles: ['reflect-metadata'],
     pool: 'forks',

@@ -50,6 +50,7 @@ export async function startExecutor(
     journal,
     capacity: config.capacity,
     killGraceMs: config.killGraceMs,
+    isDryRun: config.isDryRun,
     defaultWorkingDirectory: config.stateDir,
     logger,
     knownRuns: outbox.peek(Number.MAX_SAFE_INTEGER).map(({ report }) => runKeyOf(report)),

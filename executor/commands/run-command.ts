@@ -30,6 +30,7 @@ export async function runCommand(
     server: config.server.httpUrl,
     stateDir: config.stateDir,
     capacity: config.capacity,
+    isDryRun: config.isDryRun,
   });
 
   let signalCount = 0;

@@ -21,6 +21,11 @@ export interface RunConfig {
   readonly heartbeatIntervalMs: number;
   /** SIGKILL this long after SIGTERM. Default 5 000. */
   readonly killGraceMs: number;
+  /**
+   * Accept assignments and report each one FINISHED at once, running nothing: for testing a
+   * pipeline (and the benchmarks) without side effects on this machine. Default false.
+   */
+  readonly isDryRun: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -33,6 +38,7 @@ export interface RunFlags {
   'heartbeat-seconds'?: string;
   'kill-grace-seconds'?: string;
   'log-level'?: string;
+  'dry-run'?: boolean;
 }
 
 export const runFlagOptions = {
@@ -43,6 +49,7 @@ export const runFlagOptions = {
   'heartbeat-seconds': { type: 'string' },
   'kill-grace-seconds': { type: 'string' },
   'log-level': { type: 'string' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 type Environment = Record<string, string | undefined>;
@@ -60,6 +67,10 @@ function pick(
     return { value: fromEnvironment, source: variable };
   }
   return undefined;
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'yes'].includes(value.toLowerCase());
 }
 
 export function stateDirFrom(flagValue: string | undefined, environment: Environment): string {
@@ -108,7 +119,7 @@ export async function resolveRunConfig(
   }
 
   const numberFrom = (
-    flag: keyof RunFlags,
+    flag: Exclude<keyof RunFlags, 'dry-run'>,
     variable: string,
     fallback: number,
     bounds: { min: number; max: number; isInteger: boolean },
@@ -138,6 +149,7 @@ export async function resolveRunConfig(
         max: 3600,
         isInteger: false,
       }) * 1000,
+    isDryRun: flags['dry-run'] ?? isTrue(environment.GRAPHCRON_EXECUTOR_DRY_RUN),
     logLevel: logLevelFrom(flags['log-level'], environment),
   });
 }

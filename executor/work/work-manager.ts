@@ -3,6 +3,7 @@ import type { Outbox } from '../outbox/outbox.js';
 import { runKeyString, type Report, type RunKey } from '../outbox/report.js';
 import { startHttpRun } from '../runner/http-runner.js';
 import type { RunContext, RunHandle, RunOutcome } from '../runner/run-outcome.js';
+import { startDryRun } from '../runner/dry-runner.js';
 import { startShellRun } from '../runner/shell-runner.js';
 import type { ExecutorAssignment } from './executor-message.js';
 import type { RunJournal } from './run-journal.js';
@@ -20,6 +21,8 @@ export interface WorkManagerOptions {
   /** SHELL: where a command without a working directory runs. */
   defaultWorkingDirectory: string;
   logger: Logger;
+  /** Report every run FINISHED without executing it (`--dry-run`). */
+  isDryRun?: boolean;
   /** Runs that already have reports in the outbox: a replay of their assignment is a duplicate. */
   knownRuns?: Iterable<RunKey>;
 }
@@ -209,7 +212,11 @@ export class WorkManager {
       defaultWorkingDirectory: this.options.defaultWorkingDirectory,
     };
     this.options.logger.info('run started', { run: key, kind: assignment.kind });
-    entry.handle = assignment.kind === 'HTTP' ? startHttpRun(context) : startShellRun(context);
+    entry.handle = this.options.isDryRun
+      ? startDryRun(context)
+      : assignment.kind === 'HTTP'
+        ? startHttpRun(context)
+        : startShellRun(context);
     if (entry.cancelReason) entry.handle.cancel(entry.cancelReason);
     const outcome: RunOutcome = await entry.handle.outcome;
     const finishedAt = new Date();

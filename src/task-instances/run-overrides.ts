@@ -1,4 +1,4 @@
-import { Field, InputType } from 'type-graphql';
+import { Field, ID, InputType } from 'type-graphql';
 import { ValidationError } from '../shared/app-error.js';
 import { TaskKind } from '../tasks/task-kind.js';
 import type { EnvironmentMap } from '../tasks/task-spec.js';
@@ -23,6 +23,15 @@ export class RunTaskOverrides {
       'as given, spaces and quotes included).',
   })
   arguments?: string[] | null;
+}
+
+@InputType({ description: 'One run of `runTasks`.' })
+export class RunTaskRequest {
+  @Field(() => ID)
+  taskId!: string;
+
+  @Field(() => RunTaskOverrides, { nullable: true })
+  overrides?: RunTaskOverrides | null;
 }
 
 /** The run's env and command after the overrides, validated. */

@@ -22,7 +22,8 @@ import { UserRole } from '../users/user-role.js';
 import { TaskInstanceAttempt } from './task-instance-attempt.entity.js';
 import { TaskInstanceConnection } from './task-instance.connection.js';
 import { TaskInstance } from './task-instance.entity.js';
-import { RunTaskOverrides } from './run-overrides.js';
+import { RunTaskOverrides, RunTaskRequest } from './run-overrides.js';
+import { maxRunsPerCall } from './task-instance.service.js';
 import { TaskInstanceFilter } from './task-instance.inputs.js';
 
 @Resolver(() => TaskInstance)
@@ -57,6 +58,20 @@ export class TaskInstanceResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<TaskInstance> {
     return ctx.services.taskInstances.run(ctx, id, overrides);
+  }
+
+  @Authorized(UserRole.USER)
+  @Mutation(() => [TaskInstance], {
+    description:
+      `Runs many tasks now (at most ${maxRunsPerCall} runs per call), as runTask does for each, ` +
+      'in one transaction: all runs are created, or none (the error names the refused one). ' +
+      'The same task may appear more than once.',
+  })
+  runTasks(
+    @Arg('runs', () => [RunTaskRequest]) runs: RunTaskRequest[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<TaskInstance[]> {
+    return ctx.services.taskInstances.runMany(ctx, runs);
   }
 
   @Authorized(UserRole.USER)

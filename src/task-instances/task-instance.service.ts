@@ -1,4 +1,5 @@
 import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
+import { query } from '../database/sql.js';
 import { channels } from '../pubsub/channels.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
 import { recordAudit, type Snapshot } from '../audit/audit-log.js';
@@ -49,6 +50,38 @@ export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
     exitCode: instance.exitCode,
     executorId: instance.executorId,
   };
+}
+
+/** Most runs one `runTasks` call creates. */
+export const maxRunsPerCall = 1000;
+
+export interface RunRequest {
+  readonly taskId: string;
+  readonly overrides?: RunTaskOverrides | null;
+}
+
+/** Runs in progress (SCHEDULED to RUNNING) per task, for overlap checks. */
+async function countActiveRuns(em: EntityManager, tasks: Task[]): Promise<Map<number, number>> {
+  if (tasks.length === 0) return new Map();
+  const rows = await query<{ task_id: number; active: string }>(
+    em,
+    `select task_id, count(*) as active from task_instances
+      where task_id = any($1::int[]) and status in (${activeStatuses.join(', ')}) group by task_id`,
+    [tasks.map((task) => task.id)],
+  );
+  return new Map(rows.map((row) => [Number(row.task_id), Number(row.active)]));
+}
+
+/** Runs `build`, putting `prefix` before the field path of a validation error it throws. */
+function withFieldPrefix<T>(prefix: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (prefix && error instanceof ValidationError) {
+      throw new ValidationError(`${prefix}${error.field}`, error.message);
+    }
+    throw error;
+  }
 }
 
 /** Instance ids asked for in one tick, and the attempts of all of them once loaded. */
@@ -122,44 +155,85 @@ export class TaskInstanceService {
     taskId: string,
     overrides?: RunTaskOverrides | null,
   ): Promise<TaskInstance> {
+    const [instance] = await this.runMany(ctx, [{ taskId, overrides }], '');
+    return instance!;
+  }
+
+  /**
+   * `run` for many requests in one transaction: all of them are created, or (any refused) none.
+   * `fieldPrefix` names the list in error paths (`runs` → `runs[3].overrides.env`).
+   */
+  async runMany(
+    ctx: RequestContext,
+    requests: readonly RunRequest[],
+    fieldPrefix = 'runs',
+  ): Promise<TaskInstance[]> {
     const principal = requirePrincipal(ctx);
+    if (requests.length === 0 || requests.length > maxRunsPerCall) {
+      throw new ValidationError(
+        fieldPrefix,
+        `Give 1 to ${maxRunsPerCall} runs per call (got ${requests.length}).`,
+      );
+    }
+    const at = (index: number, field: string): string =>
+      fieldPrefix ? `${fieldPrefix}[${index}].${field}` : field;
     return ctx.em.transactional(async (em) => {
-      // Locked so that a concurrent deleteTask sees this run, or this run sees no task; and so
-      // that runs counted below cannot grow meanwhile (the cron ticker locks the task too).
-      const task = await ctx.services.tasks.lockTask(em, taskId);
-      assertOwnerOrAdmin(principal, task.owner?.id, `task ${task.id}`);
-      if (task.overlapPolicy === OverlapPolicy.SKIP) {
-        const active = await em.count(TaskInstance, {
-          task: task.id,
-          status: { $in: [...activeStatuses] },
-        });
-        if (active >= task.maxParallelRuns) {
-          throw new ConflictError(
-            `Task ${task.id} already has ${active} of maxParallelRuns ${task.maxParallelRuns} ` +
-              'runs; wait, or set overlapPolicy: WAIT.',
-          );
-        }
+      // Locked (in id order, so two callers cannot deadlock) so that a concurrent deleteTask sees
+      // these runs, or they see no task; and so that runs counted below cannot grow meanwhile
+      // (the cron ticker locks the task too).
+      const taskIds = requests.map((request, index) =>
+        parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
+      );
+      const tasks = new Map<number, Task>();
+      for (const id of [...new Set(taskIds)].sort((a, b) => a - b)) {
+        const task = await ctx.services.tasks.lockTask(em, id);
+        assertOwnerOrAdmin(principal, task.owner?.id, `task ${task.id}`);
+        tasks.set(id, task);
       }
-      const instance = new TaskInstance();
-      instance.id = this.ids.next();
-      instance.task = task;
-      snapshotTaskInto(task, instance, await databaseNow(em));
-      Object.assign(instance, applyRunOverrides(task.kind, task.command, task.env, overrides));
-      instance.trigger = TaskInstanceTrigger.MANUAL;
-      instance.status = TaskInstanceStatus.SCHEDULED;
-      instance.attempt = 1;
-      em.persist(instance);
-      await em.flush();
-      // Delivered at commit: the dispatcher of some replica wakes up for it at once.
-      await em.execute(`select pg_notify('${channels.dispatch}', '')`);
-      recordAudit(em, ctx, {
-        action: 'runTask',
-        entityType: 'TaskInstance',
-        entityId: instance.id,
-        before: null,
-        after: taskInstanceSnapshot(instance),
+      const activeByTask = await countActiveRuns(
+        em,
+        [...tasks.values()].filter((t) => t.overlapPolicy === OverlapPolicy.SKIP),
+      );
+      const now = await databaseNow(em);
+      const instances = requests.map((request, index) => {
+        const task = tasks.get(taskIds[index]!)!;
+        if (task.overlapPolicy === OverlapPolicy.SKIP) {
+          const active = activeByTask.get(task.id) ?? 0;
+          if (active >= task.maxParallelRuns) {
+            throw new ConflictError(
+              `Task ${task.id} already has ${active} of maxParallelRuns ${task.maxParallelRuns} ` +
+                'runs; wait, or set overlapPolicy: WAIT.',
+            );
+          }
+          activeByTask.set(task.id, active + 1);
+        }
+        const instance = new TaskInstance();
+        instance.id = this.ids.next();
+        instance.task = task;
+        snapshotTaskInto(task, instance, now);
+        Object.assign(
+          instance,
+          withFieldPrefix(at(index, ''), () =>
+            applyRunOverrides(task.kind, task.command, task.env, request.overrides),
+          ),
+        );
+        instance.trigger = TaskInstanceTrigger.MANUAL;
+        instance.status = TaskInstanceStatus.SCHEDULED;
+        instance.attempt = 1;
+        em.persist(instance);
+        recordAudit(em, ctx, {
+          action: 'runTask',
+          entityType: 'TaskInstance',
+          entityId: instance.id,
+          before: null,
+          after: taskInstanceSnapshot(instance),
+        });
+        return instance;
       });
-      return instance;
+      await em.flush();
+      // Delivered at commit: the dispatcher of some replica wakes up for them at once.
+      await em.execute(`select pg_notify('${channels.dispatch}', '')`);
+      return instances;
     });
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,7 +40,9 @@ describe('WorkManager', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  function manager(options: { capacity?: number; knownRuns?: RunKey[] } = {}): WorkManager {
+  function manager(
+    options: { capacity?: number; knownRuns?: RunKey[]; isDryRun?: boolean } = {},
+  ): WorkManager {
     return new WorkManager({
       outbox,
       journal,
@@ -49,6 +51,7 @@ describe('WorkManager', () => {
       defaultWorkingDirectory: folder,
       logger: silentLogger,
       knownRuns: options.knownRuns,
+      isDryRun: options.isDryRun,
     });
   }
 
@@ -99,6 +102,23 @@ describe('WorkManager', () => {
     ]);
     await work.whenNoneRunning();
     expect(await journal.entries()).toEqual([]);
+  });
+
+  it('in a dry run, reports the run FINISHED without executing anything', async () => {
+    const work = manager({ isDryRun: true });
+    const marker = path.join(folder, 'ran');
+    const assignment = shellAssignment({ command: `touch ${marker}; exit 3` });
+    await work.accept(assignment);
+    const finished = await finishedOf(assignment.instanceId);
+    expect(finished.input).toMatchObject({ status: 'FINISHED', exitCode: 0 });
+    expect(finished.input.statusReason).toMatch(/dry run/);
+    expect(existsSync(marker)).toBe(false);
+    const id = assignment.instanceId;
+    expect(reports().map(describeReport)).toEqual([
+      `ack ${id}`,
+      `started ${id}`,
+      `finished ${id} FINISHED`,
+    ]);
   });
 
   it('runs a duplicate delivery once and only acknowledges it again', async () => {
