@@ -3,21 +3,25 @@ import { backoffDelayMs, type BackoffOptions } from '../shared/backoff.js';
 import { Wakeup } from '../shared/wakeup.js';
 import { GraphqlRequestError } from '../transport/graphql-http-client.js';
 import type { Outbox } from './outbox.js';
-import { nextBatch } from './report-delivery.js';
+import { maxRecordsPerCall, nextBatch, type RefusedDelivery } from './report-delivery.js';
 import type { OutboxRecord } from './report.js';
 
 export interface OutboxSenderOptions {
   outbox: Outbox;
-  /** Sends one batch; throws GraphqlRequestError (or anything else, taken as retryable). */
-  deliver: (batch: readonly OutboxRecord[]) => Promise<void>;
+  /**
+   * Sends one batch and resolves with the reports the server refused for good; throws
+   * GraphqlRequestError when the call as a whole fails (anything else is taken as retryable).
+   */
+  deliver: (batch: readonly OutboxRecord[]) => Promise<readonly RefusedDelivery[]>;
   logger: Logger;
   backoff?: BackoffOptions;
 }
 
 /**
- * Delivers the outbox strictly in order, one call at a time: success or a final refusal
- * (CONFLICT, BAD_USER_INPUT, ...) moves past the batch; anything else is retried with backoff,
- * while new reports keep accumulating behind it.
+ * Delivers the outbox strictly in order, one call at a time, each call carrying everything
+ * that accumulated meanwhile (up to a limit): reports refused for good (CONFLICT, ...) are
+ * dropped and logged; a failed call is retried with backoff while new reports accumulate
+ * behind it; a call refused as a whole is split until the report at fault is alone, and dropped.
  */
 export class OutboxSender {
   private readonly wakeup = new Wakeup();
@@ -28,6 +32,8 @@ export class OutboxSender {
   /** Set by nudge(): ends the current backoff early (appends alone do not). */
   private isRetryRequested = false;
   private removeAppendListener: (() => void) | undefined;
+  /** Records per call; halved while the server refuses whole calls, to isolate the culprit. */
+  private batchLimit = maxRecordsPerCall;
 
   constructor(private readonly options: OutboxSenderOptions) {}
 
@@ -76,7 +82,7 @@ export class OutboxSender {
   private async run(): Promise<void> {
     const { outbox, logger } = this.options;
     while (!this.isStopping) {
-      const batch = nextBatch(outbox.peek(500));
+      const batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
       if (batch.length === 0) {
         for (const listener of [...this.idleListeners]) listener();
         await this.wakeup.wait(60_000);
@@ -84,18 +90,25 @@ export class OutboxSender {
       }
       const lastId = batch[batch.length - 1]!.id;
       try {
-        await this.options.deliver(batch);
+        const refused = await this.options.deliver(batch);
+        for (const report of refused) {
+          logger.warn('the server refused a report for good; dropping it', { ...report });
+        }
         this.consecutiveFailures = 0;
+        this.batchLimit = maxRecordsPerCall;
         await outbox.markDelivered(lastId);
       } catch (error) {
         if (error instanceof GraphqlRequestError && error.kind === 'rejected') {
+          this.consecutiveFailures = 0;
+          if (batch.length > 1) {
+            this.batchLimit = Math.ceil(batch.length / 2);
+            continue;
+          }
           logger.warn('the server refused a report for good; dropping it', {
             report: batch[0]!.report.type,
-            records: batch.length,
             code: error.code,
             reason: error.message,
           });
-          this.consecutiveFailures = 0;
           await outbox.markDelivered(lastId).catch((markError: unknown) => {
             logger.error('cannot record outbox progress', { error: markError });
           });

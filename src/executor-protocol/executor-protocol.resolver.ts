@@ -14,6 +14,8 @@ import {
   ReportTaskStartedInput,
 } from './executor-report.inputs.js';
 import { AppendTaskLogsResult, ExecutorHeartbeatResult } from './executor-report.types.js';
+import { ExecutorReportBatchInput } from './executor-report-batch.inputs.js';
+import { ExecutorReportBatchResult } from './executor-report-batch.types.js';
 
 /** What executors call. Every operation needs an executor token (see design.md, protocol). */
 @Resolver()
@@ -31,6 +33,19 @@ export class ExecutorProtocolResolver {
     @Root() message: ExecutorAssignment | ExecutorCancellation,
   ): ExecutorAssignment | ExecutorCancellation {
     return message;
+  }
+
+  @Mutation(() => ExecutorReportBatchResult, {
+    description:
+      'Many reports in one call and one transaction (what the executor program sends): each ' +
+      'is applied as its single mutation would be, and the refused ones are listed instead of ' +
+      'failing the call. Limits: 1000 reports of each kind, 2000 log chunks.',
+  })
+  submitExecutorReports(
+    @Arg('input', () => ExecutorReportBatchInput) input: ExecutorReportBatchInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ExecutorReportBatchResult> {
+    return ctx.services.executorReports.applyBatch(ctx, requireExecutor(ctx), input);
   }
 
   @Mutation(() => Boolean, { description: 'Stops the replay of an assignment on reconnect.' })

@@ -3,14 +3,21 @@ import { query } from '../database/sql.js';
 import type { ExecutorPrincipal } from '../auth/executor-principal.js';
 import { channels } from '../pubsub/channels.js';
 import type { RequestContext } from '../server/context.js';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
 import { parseBigId } from '../shared/validation.js';
 import { retryEndedRuns } from '../scheduler/attempts.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import type { ExecutorReportBatchInput } from './executor-report-batch.inputs.js';
+import {
+  ExecutorReportKind,
+  type ExecutorReportBatchResult,
+  type RefusedReport,
+} from './executor-report-batch.types.js';
 import type {
   AppendTaskLogsInput,
   ExecutorHeartbeatInput,
+  LogChunkInput,
   ReportTaskFinishedInput,
   ReportTaskStartedInput,
 } from './executor-report.inputs.js';
@@ -19,6 +26,9 @@ import type { HeartbeatBuffer } from './heartbeat-buffer.js';
 
 export const maxLogChunkBytes = 64 * 1024;
 export const maxLogChunksPerCall = 500;
+/** Per batch: status reports of each kind, and log chunks in all. */
+export const maxReportsPerBatch = 1000;
+export const maxLogChunksPerBatch = 2000;
 const maxResultLength = 64 * 1024;
 
 const { DISPATCHED, RUNNING, UNKNOWN } = TaskInstanceStatus;
@@ -30,18 +40,63 @@ const reportableFinalStatuses = [
 ];
 
 interface FenceRow {
+  id: string;
   attempt: number;
   executor_id: number | null;
   status: TaskInstanceStatus;
 }
 
+interface Key {
+  id: string;
+  attempt: number;
+}
+
+/** A report whose conditional statement matched nothing: a replay, or to be refused. */
+interface Unmatched extends Key {
+  kind: ExecutorReportKind;
+}
+
 /**
- * Reports from executors. Each is one conditional statement fenced by (instance, attempt,
- * executor): a report for the current attempt applies once, a replay of it changes nothing,
- * and a report for a superseded attempt is refused with CONFLICT.
+ * Reports from executors. Each kind is one set-based statement for the whole batch, fenced by
+ * (instance, attempt, executor): a report for the current attempt applies once, a replay of it
+ * changes nothing, and a report for a superseded attempt is refused (CONFLICT). A whole batch
+ * is one transaction, so an executor's burst of reports costs one commit.
  */
 export class ExecutorReportService {
   constructor(private readonly heartbeats: HeartbeatBuffer) {}
+
+  async applyBatch(
+    ctx: RequestContext,
+    executor: ExecutorPrincipal,
+    input: ExecutorReportBatchInput,
+  ): Promise<ExecutorReportBatchResult> {
+    for (const [field, list] of [
+      ['input.acknowledged', input.acknowledged],
+      ['input.started', input.started],
+      ['input.logs', input.logs],
+      ['input.finished', input.finished],
+    ] as const) {
+      if (list.length > maxReportsPerBatch) {
+        throw new ValidationError(field, `Send at most ${maxReportsPerBatch} reports per call.`);
+      }
+    }
+    const chunkCount = input.logs.reduce((sum, entry) => sum + entry.chunks.length, 0);
+    if (chunkCount > maxLogChunksPerBatch) {
+      throw new ValidationError(
+        'input.logs',
+        `Send at most ${maxLogChunksPerBatch} log chunks per call (got ${chunkCount}).`,
+      );
+    }
+    const batch = new BatchApplication(executor.executorId);
+    return ctx.em.transactional(async (em) => {
+      await batch.acknowledge(em, input.acknowledged);
+      await batch.start(em, input.started);
+      await batch.appendLogs(em, input.logs);
+      await batch.finish(em, input.finished);
+      await batch.explainUnmatched(em);
+      return batch.result();
+    });
+  }
 
   async acknowledge(
     ctx: RequestContext,
@@ -49,14 +104,8 @@ export class ExecutorReportService {
     instanceId: string,
     attempt: number,
   ): Promise<boolean> {
-    const id = parseBigId('instanceId', instanceId);
-    const rows = await query<{ id: string }>(
-      ctx.em,
-      `update task_instances set acknowledged_at = coalesce(acknowledged_at, now())
-        where id = $1 and attempt = $2 and executor_id = $3 returning id`,
-      [id, attempt, executor.executorId],
-    );
-    if (rows.length === 0) await this.explainRefusal(ctx.em, id, attempt, executor);
+    const { id } = singleKey('instanceId', instanceId, attempt);
+    await this.applySingle(ctx, executor, { acknowledged: [{ instanceId: id, attempt }] });
     return true;
   }
 
@@ -65,19 +114,8 @@ export class ExecutorReportService {
     executor: ExecutorPrincipal,
     input: ReportTaskStartedInput,
   ): Promise<TaskInstance> {
-    const id = parseBigId('input.instanceId', input.instanceId);
-    const rows = await query<{ id: string }>(
-      ctx.em,
-      `with changed as (
-         update task_instances
-            set status = ${RUNNING}, started_at = $1, acknowledged_at = coalesce(acknowledged_at, now()),
-                updated_at = now()
-          where id = $2 and attempt = $3 and executor_id = $4 and status = ${DISPATCHED}
-      returning id)
-       select id, pg_notify('${channels.instances}', id::text) from changed`,
-      [input.startedAt, id, input.attempt, executor.executorId],
-    );
-    if (rows.length === 0) await this.explainRefusal(ctx.em, id, input.attempt, executor);
+    const { id } = singleKey('input.instanceId', input.instanceId, input.attempt);
+    await this.applySingle(ctx, executor, { started: [input] });
     return this.load(ctx.em, id);
   }
 
@@ -86,44 +124,8 @@ export class ExecutorReportService {
     executor: ExecutorPrincipal,
     input: ReportTaskFinishedInput,
   ): Promise<TaskInstance> {
-    const id = parseBigId('input.instanceId', input.instanceId);
-    if (!reportableFinalStatuses.includes(input.status)) {
-      throw new ValidationError(
-        'input.status',
-        'status must be FINISHED, ABNORMAL_ENDING, TIMEOUT_ENDING or MANUAL_CANCELLATION.',
-      );
-    }
-    const rows = await ctx.em.transactional(async (em) => {
-      const changed = await query<{ id: string }>(
-        em,
-        `with changed as (
-         update task_instances
-            set status = $1, exit_code = $2, finished_at = $3, duration_ms = $4, result = $5,
-                status_reason = $6, started_at = coalesce(started_at, $7::timestamptz), updated_at = now()
-          -- UNKNOWN: the server lost track of this attempt, but its executor knows how it ended.
-          where id = $8 and attempt = $9 and executor_id = $10 and status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
-      returning id)
-       select id, pg_notify('${channels.instances}', id::text),
-              pg_notify('${channels.dispatch}', '')
-         from changed`,
-        [
-          input.status,
-          input.exitCode ?? null,
-          input.finishedAt,
-          input.durationMs ?? null,
-          input.result?.slice(-maxResultLength) ?? null,
-          input.statusReason?.slice(0, 2000) ?? null,
-          input.finishedAt,
-          id,
-          input.attempt,
-          executor.executorId,
-        ],
-      );
-      // A failed attempt with retries left becomes a new attempt in the same transaction.
-      if (changed.length > 0) await retryEndedRuns(em, [id]);
-      return changed;
-    });
-    if (rows.length === 0) await this.explainRefusal(ctx.em, id, input.attempt, executor);
+    const { id } = singleKey('input.instanceId', input.instanceId, input.attempt);
+    await this.applySingle(ctx, executor, { finished: [input] });
     return this.load(ctx.em, id);
   }
 
@@ -132,52 +134,9 @@ export class ExecutorReportService {
     executor: ExecutorPrincipal,
     input: AppendTaskLogsInput,
   ): Promise<AppendTaskLogsResult> {
-    const id = parseBigId('input.instanceId', input.instanceId);
-    if (input.chunks.length > maxLogChunksPerCall) {
-      throw new ValidationError(
-        'input.chunks',
-        `Send at most ${maxLogChunksPerCall} chunks per call.`,
-      );
-    }
-    const fence = await this.fence(ctx.em, id);
-    if (!fence || fence.attempt !== input.attempt || fence.executor_id !== executor.executorId) {
-      await this.explainRefusal(ctx.em, id, input.attempt, executor);
-    }
-    const accepted = input.chunks.filter((chunk) => isStorable(chunk.seq, chunk.content));
-    const stored =
-      accepted.length === 0
-        ? []
-        : await query<{ seq: number }>(
-            ctx.em,
-            `with stored as (
-               insert into task_logs (instance_id, attempt, seq, stream, content, emitted_at)
-               select $1::bigint, $2::int, c.seq, c.stream, c.content, c.emitted_at
-                 from unnest($3::int[], $4::text[], $5::text[], $6::timestamptz[])
-                      as c(seq, stream, content, emitted_at)
-               on conflict (instance_id, attempt, seq) do nothing
-               returning seq)
-             select seq, pg_notify('${channels.logs}', $7::text) from stored`,
-            [
-              id,
-              input.attempt,
-              accepted.map((c) => c.seq),
-              accepted.map((c) => c.stream),
-              accepted.map((c) => c.content),
-              accepted.map((c) => c.emittedAt),
-              id,
-            ],
-          );
-    const refused = input.chunks.findIndex((chunk) => !isStorable(chunk.seq, chunk.content));
-    if (refused >= 0) {
-      // The others are stored: the executor drops this report, and nothing else is lost.
-      throw new ValidationError(
-        `input.chunks[${refused}]`,
-        `Chunk ${refused} (seq ${input.chunks[refused]!.seq}) is refused: seq must be 0 or more and ` +
-          `content at most ${maxLogChunkBytes} bytes, without NUL characters; split long output. ` +
-          'The other chunks were stored.',
-      );
-    }
-    return { stored: stored.length, duplicates: accepted.length - stored.length };
+    singleKey('input.instanceId', input.instanceId, input.attempt);
+    const result = await this.applySingle(ctx, executor, { logs: [input] });
+    return { stored: result.storedLogChunks, duplicates: result.duplicateLogChunks };
   }
 
   async heartbeat(
@@ -205,41 +164,22 @@ export class ExecutorReportService {
     return { serverTime: new Date(now!.now), abandonedInstanceIds: abandoned.map((row) => row.id) };
   }
 
-  private async fence(em: EntityManager, id: string): Promise<FenceRow | undefined> {
-    const [row] = await em.execute<FenceRow[]>(
-      'select attempt, executor_id, status from task_instances where id = ?',
-      [id],
-    );
-    return row;
-  }
-
-  /**
-   * A conditional update matched nothing: say why. The same attempt already past that state is
-   * a replay and fine; anything else is refused.
-   */
-  private async explainRefusal(
-    em: EntityManager,
-    id: string,
-    attempt: number,
+  /** One report through the batch path; its refusal becomes the mutation's error. */
+  private async applySingle(
+    ctx: RequestContext,
     executor: ExecutorPrincipal,
-  ): Promise<void> {
-    const row = await this.fence(em, id);
-    if (!row) throw new NotFoundError('TaskInstance', id);
-    if (row.attempt !== attempt) {
-      throw new ConflictError(
-        `Attempt ${attempt} of instance ${id} was superseded by attempt ${row.attempt}; drop this report.`,
-        { currentAttempt: row.attempt },
-      );
-    }
-    if (row.executor_id !== executor.executorId) {
-      throw new ConflictError(
-        `Instance ${id} (attempt ${attempt}) is assigned to another executor.`,
-      );
-    }
-    if (row.status === TaskInstanceStatus.SCHEDULED) {
-      throw new ConflictError(`Instance ${id} is waiting for dispatch again; drop this report.`);
-    }
-    // Same attempt, same executor, already RUNNING or final: a replayed report. Nothing to do.
+    reports: Partial<ExecutorReportBatchInput>,
+  ): Promise<ExecutorReportBatchResult> {
+    const result = await this.applyBatch(ctx, executor, {
+      acknowledged: [],
+      started: [],
+      logs: [],
+      finished: [],
+      ...reports,
+    });
+    const [refused] = result.refused;
+    if (refused) throw errorOf(refused, singleField(refused));
+    return result;
   }
 
   private async load(em: EntityManager, id: string): Promise<TaskInstance> {
@@ -249,8 +189,312 @@ export class ExecutorReportService {
   }
 }
 
+/** The statements of one batch, and what each left unmatched or refused. */
+class BatchApplication {
+  private readonly refused: RefusedReport[] = [];
+  private readonly unmatched: Unmatched[] = [];
+  private storedLogChunks = 0;
+  private duplicateLogChunks = 0;
+
+  constructor(private readonly executorId: number) {}
+
+  async acknowledge(
+    em: EntityManager,
+    reports: readonly { instanceId: string; attempt: number }[],
+  ) {
+    const keys = this.validKeys(ExecutorReportKind.ACKNOWLEDGED, 'input.acknowledged', reports);
+    if (keys.length === 0) return;
+    const rows = await query<Key>(
+      em,
+      `update task_instances t set acknowledged_at = coalesce(t.acknowledged_at, now())
+         from unnest($1::bigint[], $2::int[]) as r(id, attempt)
+        where t.id = r.id and t.attempt = r.attempt and t.executor_id = $3
+       returning t.id::text as id, t.attempt`,
+      [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
+    );
+    this.noteUnmatched(ExecutorReportKind.ACKNOWLEDGED, keys, rows);
+  }
+
+  async start(em: EntityManager, reports: readonly ReportTaskStartedInput[]) {
+    const keys = this.validKeys(ExecutorReportKind.STARTED, 'input.started', reports);
+    if (keys.length === 0) return;
+    const startedAt = new Map(reports.map((r) => [`${r.instanceId}/${r.attempt}`, r.startedAt]));
+    const rows = await query<Key>(
+      em,
+      `with changed as (
+         update task_instances t
+            set status = ${RUNNING}, started_at = r.started_at,
+                acknowledged_at = coalesce(t.acknowledged_at, now()), updated_at = now()
+           from unnest($1::bigint[], $2::int[], $3::timestamptz[]) as r(id, attempt, started_at)
+          where t.id = r.id and t.attempt = r.attempt and t.executor_id = $4
+            and t.status = ${DISPATCHED}
+      returning t.id, t.attempt)
+       select id::text as id, attempt, pg_notify('${channels.instances}', id::text) from changed`,
+      [
+        keys.map((k) => k.id),
+        keys.map((k) => k.attempt),
+        keys.map((k) => startedAt.get(`${k.raw}/${k.attempt}`)),
+        this.executorId,
+      ],
+    );
+    this.noteUnmatched(ExecutorReportKind.STARTED, keys, rows);
+  }
+
+  /**
+   * Chunks of an attempt this executor ran are stored even once it is superseded: what a lost
+   * attempt printed is kept for inspection, under its own attempt number.
+   */
+  async appendLogs(em: EntityManager, entries: readonly AppendTaskLogsInput[]) {
+    const keys = this.validKeys(ExecutorReportKind.LOGS, 'input.logs', entries);
+    if (keys.length === 0) return;
+    const ran = await query<Key>(
+      em,
+      `select r.id::text as id, r.attempt from unnest($1::bigint[], $2::int[]) as r(id, attempt)
+        where exists (select 1 from task_instances t
+                       where t.id = r.id and t.attempt = r.attempt and t.executor_id = $3)
+           or exists (select 1 from task_instance_attempts a
+                       where a.instance_id = r.id and a.attempt = r.attempt and a.executor_id = $3)`,
+      [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
+    );
+    this.noteUnmatched(ExecutorReportKind.LOGS, keys, ran);
+    const allowed = new Set(ran.map((row) => `${row.id}/${row.attempt}`));
+    const rows: (LogChunkInput & Key)[] = [];
+    for (const key of keys) {
+      if (!allowed.has(`${key.id}/${key.attempt}`)) continue;
+      const entry = entries[key.index]!;
+      if (entry.chunks.length > maxLogChunksPerCall) {
+        this.refuse(
+          ExecutorReportKind.LOGS,
+          key,
+          new ValidationError(
+            `input.logs[${key.index}].chunks`,
+            `Send at most ${maxLogChunksPerCall} chunks per call.`,
+          ),
+        );
+        continue;
+      }
+      entry.chunks.forEach((chunk, index) => {
+        if (isStorable(chunk.seq, chunk.content)) {
+          rows.push({ ...chunk, id: key.id, attempt: key.attempt });
+          return;
+        }
+        // The others are stored: the executor drops this chunk, and nothing else is lost.
+        this.refuse(
+          ExecutorReportKind.LOGS,
+          key,
+          new ValidationError(
+            `input.logs[${key.index}].chunks[${index}]`,
+            `Chunk ${index} (seq ${chunk.seq}) is refused: seq must be 0 or more and content at ` +
+              `most ${maxLogChunkBytes} bytes, without NUL characters; split long output. The ` +
+              'other chunks were stored.',
+          ),
+        );
+      });
+    }
+    if (rows.length === 0) return;
+    const stored = await query<{ instance_id: string; stored: number }>(
+      em,
+      `with stored as (
+         insert into task_logs (instance_id, attempt, seq, stream, content, emitted_at)
+         select c.instance_id, c.attempt, c.seq, c.stream, c.content, c.emitted_at
+           from unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[], $6::timestamptz[])
+                as c(instance_id, attempt, seq, stream, content, emitted_at)
+         on conflict (instance_id, attempt, seq) do nothing
+         returning instance_id)
+       select instance_id::text as instance_id, count(*)::int as stored,
+              pg_notify('${channels.logs}', instance_id::text)
+         from stored group by instance_id`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.attempt),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.stream),
+        rows.map((r) => r.content),
+        rows.map((r) => r.emittedAt),
+      ],
+    );
+    const count = stored.reduce((sum, row) => sum + row.stored, 0);
+    this.storedLogChunks += count;
+    this.duplicateLogChunks += rows.length - count;
+  }
+
+  async finish(em: EntityManager, reports: readonly ReportTaskFinishedInput[]) {
+    const valid: (ReportTaskFinishedInput & { key: Key & { raw: string } })[] = [];
+    const keys = this.validKeys(ExecutorReportKind.FINISHED, 'input.finished', reports);
+    for (const key of keys) {
+      const report = reports[key.index]!;
+      if (!reportableFinalStatuses.includes(report.status)) {
+        this.refuse(
+          ExecutorReportKind.FINISHED,
+          key,
+          new ValidationError(
+            `input.finished[${key.index}].status`,
+            'status must be FINISHED, ABNORMAL_ENDING, TIMEOUT_ENDING or MANUAL_CANCELLATION.',
+          ),
+        );
+        continue;
+      }
+      valid.push({ ...report, key });
+    }
+    if (valid.length === 0) return;
+    const rows = await query<Key>(
+      em,
+      `with changed as (
+         update task_instances t
+            set status = r.status, exit_code = r.exit_code, finished_at = r.finished_at,
+                duration_ms = r.duration_ms, result = r.result, status_reason = r.status_reason,
+                started_at = coalesce(t.started_at, r.finished_at), updated_at = now()
+           from unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::int[],
+                       $7::text[], $8::text[])
+                as r(id, attempt, status, exit_code, finished_at, duration_ms, result, status_reason)
+          -- UNKNOWN: the server lost track of this attempt, but its executor knows how it ended.
+          where t.id = r.id and t.attempt = r.attempt and t.executor_id = $9
+            and t.status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
+      returning t.id, t.attempt)
+       select id::text as id, attempt, pg_notify('${channels.instances}', id::text),
+              pg_notify('${channels.dispatch}', '')
+         from changed`,
+      [
+        valid.map((r) => r.key.id),
+        valid.map((r) => r.key.attempt),
+        valid.map((r) => r.status),
+        valid.map((r) => r.exitCode ?? null),
+        valid.map((r) => r.finishedAt),
+        valid.map((r) => r.durationMs ?? null),
+        valid.map((r) => r.result?.slice(-maxResultLength) ?? null),
+        valid.map((r) => r.statusReason?.slice(0, 2000) ?? null),
+        this.executorId,
+      ],
+    );
+    this.noteUnmatched(
+      ExecutorReportKind.FINISHED,
+      valid.map((r) => r.key),
+      rows,
+    );
+    // A failed attempt with retries left becomes a new attempt in the same transaction.
+    if (rows.length > 0)
+      await retryEndedRuns(
+        em,
+        rows.map((row) => row.id),
+      );
+  }
+
+  /**
+   * Why the unmatched statements matched nothing: the same attempt already past that state is
+   * a replay and fine; anything else is refused.
+   */
+  async explainUnmatched(em: EntityManager): Promise<void> {
+    if (this.unmatched.length === 0) return;
+    const fences = await query<FenceRow>(
+      em,
+      `select id::text as id, attempt, executor_id, status from task_instances
+        where id = any($1::bigint[])`,
+      [[...new Set(this.unmatched.map((u) => u.id))]],
+    );
+    const byId = new Map(fences.map((row) => [row.id, row]));
+    for (const report of this.unmatched) {
+      const refusal = refusalOf(byId.get(report.id), report, this.executorId);
+      if (refusal) this.refuse(report.kind, report, refusal);
+    }
+  }
+
+  result(): ExecutorReportBatchResult {
+    return {
+      refused: this.refused,
+      storedLogChunks: this.storedLogChunks,
+      duplicateLogChunks: this.duplicateLogChunks,
+    };
+  }
+
+  /** Reports with a well-formed instance id, with their index in the input list. */
+  private validKeys(
+    kind: ExecutorReportKind,
+    field: string,
+    reports: readonly { instanceId: string; attempt: number }[],
+  ): (Key & { index: number; raw: string })[] {
+    const keys: (Key & { index: number; raw: string })[] = [];
+    reports.forEach((report, index) => {
+      try {
+        const id = parseBigId(`${field}[${index}].instanceId`, report.instanceId);
+        keys.push({ id, attempt: report.attempt, index, raw: report.instanceId });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        this.refuse(kind, { id: report.instanceId, attempt: report.attempt }, error);
+      }
+    });
+    return keys;
+  }
+
+  private noteUnmatched(kind: ExecutorReportKind, sent: readonly Key[], matched: readonly Key[]) {
+    const hit = new Set(matched.map((row) => `${row.id}/${row.attempt}`));
+    for (const key of sent) {
+      if (!hit.has(`${key.id}/${key.attempt}`))
+        this.unmatched.push({ kind, id: key.id, attempt: key.attempt });
+    }
+  }
+
+  private refuse(kind: ExecutorReportKind, key: Key, error: AppError): void {
+    this.refused.push({
+      kind,
+      instanceId: key.id,
+      attempt: key.attempt,
+      code: error.code,
+      message: error.message,
+      field: error instanceof ValidationError ? error.field : null,
+    });
+  }
+}
+
+/** Why a report for `report` is refused, or null when it is a harmless replay. */
+function refusalOf(row: FenceRow | undefined, report: Key, executorId: number): AppError | null {
+  const { id, attempt } = report;
+  if (!row) return new NotFoundError('TaskInstance', id);
+  if (row.attempt !== attempt) {
+    return new ConflictError(
+      `Attempt ${attempt} of instance ${id} was superseded by attempt ${row.attempt}; drop this report.`,
+      { currentAttempt: row.attempt },
+    );
+  }
+  if (row.executor_id !== executorId) {
+    return new ConflictError(
+      `Instance ${id} (attempt ${attempt}) is assigned to another executor.`,
+    );
+  }
+  if (row.status === TaskInstanceStatus.SCHEDULED) {
+    return new ConflictError(`Instance ${id} is waiting for dispatch again; drop this report.`);
+  }
+  // Same attempt, same executor, already RUNNING or final: a replayed report. Nothing to do.
+  return null;
+}
+
+function singleKey(field: string, instanceId: string, attempt: number): Key {
+  return { id: parseBigId(field, instanceId), attempt };
+}
+
+/** A refused report of a single-report mutation, as the error that mutation throws. */
+function errorOf(refused: RefusedReport, field: string | null): AppError {
+  switch (refused.code) {
+    case 'NOT_FOUND':
+      return new NotFoundError('TaskInstance', refused.instanceId);
+    case 'BAD_USER_INPUT':
+      return new ValidationError(field ?? 'input', refused.message);
+    default:
+      return new ConflictError(refused.message);
+  }
+}
+
+/** Field paths of the batch (`input.logs[0].chunks[1]`) as the single mutations name them. */
+function singleField(refused: RefusedReport): string | null {
+  return (
+    refused.field?.replace(/^input\.(acknowledged|started|logs|finished)\[\d+\]/, 'input') ?? null
+  );
+}
+
 function isStorable(seq: number, content: string): boolean {
   return (
-    Number.isInteger(seq) && seq >= 0 && Buffer.byteLength(content, 'utf8') <= maxLogChunkBytes
+    Number.isInteger(seq) &&
+    seq >= 0 &&
+    Buffer.byteLength(content, 'utf8') <= maxLogChunkBytes &&
+    !content.includes('\u0000')
   );
 }

@@ -45,6 +45,11 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
+  // Node closes an idle keep-alive connection after 5 s, which is also an executor's default
+  // heartbeat interval: a client that reuses the connection just as the server closes it gets
+  // ECONNRESET (the bench saw it at 500 runTask calls/s). Clients close idle connections first.
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
 
   /** Authenticates once; a refused credential is kept and raised only where one is needed. */

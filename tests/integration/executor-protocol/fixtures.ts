@@ -13,7 +13,7 @@ import type { TestServer } from '../../helpers/test-server.js';
 export async function executorWithTask(
   server: TestServer,
   admin: GraphqlClient,
-  task: { command?: string; timeoutSeconds?: number } = {},
+  task: { command?: string; timeoutSeconds?: number; retryTimes?: number } = {},
 ): Promise<{ executor: TestExecutor; taskId: string; run: () => Promise<string> }> {
   const suffix = randomBytes(3).toString('hex');
   const { createExecutorGroup } = await admin.data(CreateExecutorGroupDocument, {
@@ -32,6 +32,8 @@ export async function executorWithTask(
       command: task.command ?? 'echo hello',
       maxParallelRuns: 10,
       timeoutSeconds: task.timeoutSeconds ?? 60,
+      retryTimes: task.retryTimes ?? 0,
+      retryIntervalSeconds: 0,
       bindingIds: executorBindings.nodes.map((b) => b.id),
     },
   });

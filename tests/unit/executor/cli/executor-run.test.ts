@@ -92,9 +92,9 @@ describe('graphcron-executor run', () => {
     );
 
     await server.waitForCall((call) => call.field === 'executorHeartbeat');
-    const everyCall = server.calls.filter((call) => call.field !== 'registerExecutor');
-    expect(everyCall.every((call) => call.executorId === '1')).toBe(true);
-    expect(new Set(everyCall.map((call) => call.jti)).size).toBe(everyCall.length);
+    const everyRequest = server.requests.filter((call) => call.field !== 'registerExecutor');
+    expect(everyRequest.every((call) => call.executorId === '1')).toBe(true);
+    expect(new Set(everyRequest.map((call) => call.jti)).size).toBe(everyRequest.length);
 
     executor.child.kill('SIGTERM');
     expect(await executor.exited).toBe(0);
@@ -194,10 +194,9 @@ describe('graphcron-executor run', () => {
       .callsTo('reportTaskFinished')
       .filter(isAbout(assignment.instanceId));
     expect(inputOf(finishedCalls.at(-1)!)).toMatchObject({ status: 'FINISHED', result: 'once\n' });
-    // Replayed, not run again.
-    expect(server.callsTo('reportTaskStarted').filter(isAbout(assignment.instanceId))).toHaveLength(
-      1,
-    );
+    // Replayed (the same report each time), not run again.
+    const startedCalls = server.callsTo('reportTaskStarted').filter(isAbout(assignment.instanceId));
+    expect(new Set(startedCalls.map((call) => inputOf(call).startedAt)).size).toBe(1);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });

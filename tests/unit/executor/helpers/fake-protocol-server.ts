@@ -22,6 +22,8 @@ export interface ProtocolCall {
 /** Returns a result, or throws (e.g. `protocolError('CONFLICT')`) to answer with an error. */
 export type CallHandler = (call: ProtocolCall) => unknown;
 
+type ExecutorReportKind = 'ACKNOWLEDGED' | 'STARTED' | 'LOGS' | 'FINISHED';
+
 export function protocolError(code: string, message = `refused: ${code}`): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
 }
@@ -33,6 +35,8 @@ export function protocolError(code: string, message = `refused: ${code}`): Graph
  */
 export class FakeProtocolServer {
   readonly calls: ProtocolCall[] = [];
+  /** One entry per mutation request as sent (a batch of reports is one request). */
+  readonly requests: ProtocolCall[] = [];
   readonly publicKeys = new Map<string, KeyObject>();
   /** When false, every WebSocket connection is refused (closed 4403). */
   isAcceptingConnections = true;
@@ -43,6 +47,7 @@ export class FakeProtocolServer {
   /** This many next HTTP requests get their socket destroyed (a network failure). */
   dropNextRequests = 0;
   connectionCount = 0;
+
   refusedConnectionCount = 0;
   private readonly events = new EventEmitter();
   private readonly seenJtis = new Set<string>();
@@ -234,15 +239,59 @@ export class FakeProtocolServer {
             executorId: identity?.executorId,
             jti: identity?.jti,
           };
-          this.calls.push(call);
-          this.events.emit('call', call);
-          const handler = this.handlers[field];
-          return handler ? handler(call) : this.defaultAnswer(call);
+          this.requests.push(call);
+          if (field === 'submitExecutorReports' && !this.handlers[field])
+            return this.applyBatch(call);
+          return this.record(call);
         },
       ]),
     );
     const result = await graphql({ schema, source: query, variableValues: variables, rootValue });
     return { status: 200, body: result };
+  }
+
+  private record(call: ProtocolCall): unknown {
+    this.calls.push(call);
+    this.events.emit('call', call);
+    const handler = this.handlers[call.field];
+    return handler ? handler(call) : this.defaultAnswer(call);
+  }
+
+  /**
+   * `submitExecutorReports`, as the real server applies it: each report in the order
+   * acknowledged, started, logs, finished is recorded as the single mutation it stands for (so
+   * tests see what was reported, however it was batched); a report whose handler throws
+   * CONFLICT, NOT_FOUND or BAD_USER_INPUT is listed as refused, any other error fails the call.
+   */
+  private applyBatch(call: ProtocolCall): unknown {
+    const input = call.args.input as Record<string, Record<string, unknown>[]>;
+    const reports: (readonly [string, ExecutorReportKind, Record<string, unknown>])[] = [
+      ...input.acknowledged!.map((r) => ['acknowledgeAssignment', 'ACKNOWLEDGED', r] as const),
+      ...input.started!.map((r) => ['reportTaskStarted', 'STARTED', { input: r }] as const),
+      ...input.logs!.map((r) => ['appendTaskLogs', 'LOGS', { input: r }] as const),
+      ...input.finished!.map((r) => ['reportTaskFinished', 'FINISHED', { input: r }] as const),
+    ];
+    const refused: Record<string, unknown>[] = [];
+    let storedLogChunks = 0;
+    for (const [field, kind, args] of reports) {
+      const key = (args.input ?? args) as { instanceId: string; attempt: number };
+      try {
+        this.record({ ...call, field, args });
+        if (kind === 'LOGS') storedLogChunks += (key as { chunks?: unknown[] }).chunks?.length ?? 0;
+      } catch (error) {
+        const code = error instanceof GraphQLError ? error.extensions.code : undefined;
+        if (code !== 'CONFLICT' && code !== 'NOT_FOUND' && code !== 'BAD_USER_INPUT') throw error;
+        refused.push({
+          kind,
+          instanceId: key.instanceId,
+          attempt: key.attempt,
+          code,
+          message: (error as Error).message,
+          field: null,
+        });
+      }
+    }
+    return { refused, storedLogChunks, duplicateLogChunks: 0 };
   }
 
   private defaultAnswer(call: ProtocolCall): unknown {

@@ -60,7 +60,7 @@ describe('OutboxSender', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  it('delivers in order, log chunks of one attempt in one call, then empties the folder', async () => {
+  it('delivers what accumulated in one call, in order, then empties the folder', async () => {
     const outbox = await Outbox.open(folder);
     for (const report of runReports) await outbox.append(report);
     const sender = startSender(outbox);
@@ -77,8 +77,8 @@ describe('OutboxSender', () => {
       ...run,
       chunks: [{ seq: 0 }, { seq: 1 }, { seq: 2 }],
     });
-    expect(server.calls.every((call) => call.executorId === '5')).toBe(true);
-    expect(new Set(server.calls.map((call) => call.jti)).size).toBe(server.calls.length);
+    expect(server.requests.map((call) => call.field)).toEqual(['submitExecutorReports']);
+    expect(server.requests[0]!.executorId).toBe('5');
     expect(readdirSync(folder)).toEqual(['delivered.json']);
   });
 
@@ -110,11 +110,47 @@ describe('OutboxSender', () => {
     expect(await startSender(outbox).drain(10_000)).toBe(true);
     expect(server.calls.map((call) => call.field)).toEqual([
       'acknowledgeAssignment',
-      'reportTaskStarted', // refused with INTERNAL_SERVER_ERROR
+      'reportTaskStarted', // INTERNAL_SERVER_ERROR: the whole call failed, and is sent again
+      'acknowledgeAssignment',
       'reportTaskStarted',
       'appendTaskLogs',
       'reportTaskFinished',
     ]);
+    // Each attempt was one request with a token of its own (two dropped on the network).
+    expect(server.requests).toHaveLength(2);
+    expect(new Set(server.requests.map((call) => call.jti)).size).toBe(2);
+  });
+
+  it('splits a call the server refuses as a whole until the bad report is alone, and drops it', async () => {
+    const accepted: string[] = [];
+    server.handlers.submitExecutorReports = (call) => {
+      const input = call.args.input as {
+        acknowledged: unknown[];
+        started: { instanceId: string }[];
+        logs: { chunks: { seq: number }[] }[];
+        finished: unknown[];
+      };
+      if (input.started.some((started) => started.instanceId === 'bad')) {
+        throw protocolError('BAD_USER_INPUT', 'not an id');
+      }
+      accepted.push(
+        ...input.acknowledged.map(() => 'ack'),
+        ...input.started.map((started) => `started ${started.instanceId}`),
+        ...input.logs.flatMap((entry) => entry.chunks.map((chunk) => `log ${chunk.seq}`)),
+        ...input.finished.map(() => 'finished'),
+      );
+      return { refused: [], storedLogChunks: 0, duplicateLogChunks: 0 };
+    };
+    const outbox = await Outbox.open(folder);
+    for (const report of runReports.slice(0, 2)) await outbox.append(report);
+    await outbox.append({
+      type: 'started',
+      input: { instanceId: 'bad', attempt: 1, startedAt: at },
+    });
+    for (const report of runReports.slice(2)) await outbox.append(report);
+    expect(await startSender(outbox).drain(10_000)).toBe(true);
+    expect(accepted).toEqual(['ack', 'started 900', 'log 0', 'log 1', 'log 2', 'finished']);
+    expect(outbox.size).toBe(0);
   });
 
   it('keeps reports while the server is unreachable and replays them after a restart', async () => {

@@ -1,0 +1,265 @@
+import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { graphileLatency, graphileThroughput } from './baseline/graphile-worker.js';
+import { startBenchPostgres, type BenchPostgres } from './support/postgres.js';
+import { median, medianRun } from './support/stats.js';
+import { graphcronCronPrecision } from './workloads/cron-precision.js';
+import { graphcronExecutorScale } from './workloads/executor-scale.js';
+import { graphcronLatency, type LatencyResult } from './workloads/latency.js';
+import { graphcronThroughput, round } from './workloads/throughput.js';
+import { graphcronThunderingHerd } from './workloads/thundering-herd.js';
+
+/**
+ * `npm run bench`: every workload of the benchmark, graphcron and graphile-worker on the same
+ * PostgreSQL in the same run, each repeated BENCH_RUNS times (medians reported). Prints a table
+ * and writes bench/results/latest.json. Settings (environment):
+ *   BENCH_RUNS (3), BENCH_WORKLOADS (throughput,latency,cron,herd,scale), BENCH_QUICK=1 (small
+ *   sizes, for trying the bench out), BENCH_EXECUTORS (8), BENCH_CAPACITY (16),
+ *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles).
+ */
+const env = process.env;
+const isQuick = env.BENCH_QUICK === '1';
+const runs = Number(env.BENCH_RUNS ?? (isQuick ? 1 : 3));
+const executors = Number(env.BENCH_EXECUTORS ?? 8);
+const capacity = Number(env.BENCH_CAPACITY ?? 16);
+const workloads = new Set(
+  (env.BENCH_WORKLOADS ?? 'throughput,latency,cron,herd,scale').split(',').map((w) => w.trim()),
+);
+const sizes = {
+  instances: isQuick ? 2_000 : 20_000,
+  latencySeconds: isQuick ? 3 : 10,
+  rates: [100, 500, 1000],
+  cronTasks: isQuick ? 100 : 1_000,
+  cronSeconds: isQuick ? 10 : 60,
+  cronLeadSeconds: Number(env.BENCH_CRON_LEAD_SECONDS ?? (isQuick ? 10 : 30)),
+  herdTasks: isQuick ? 1_000 : 10_000,
+  herdLeadSeconds: Number(env.BENCH_HERD_LEAD_SECONDS ?? (isQuick ? 15 : 90)),
+  connections: isQuick ? 100 : 1_000,
+  pushes: isQuick ? 2_000 : 20_000,
+};
+
+type Row = [
+  workload: string,
+  graphcron: string,
+  graphileWorker: string,
+  ratio: string,
+  target: string,
+];
+
+async function repeat<T>(label: string, run: () => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let index = 1; index <= runs; index++) {
+    const started = Date.now();
+    const result = await run();
+    console.error(
+      `  ${label} ${index}/${runs} (${Math.round((Date.now() - started) / 1000)} s): ${JSON.stringify(result)}`,
+    );
+    results.push(result);
+  }
+  return results;
+}
+
+async function main(postgres: BenchPostgres): Promise<void> {
+  const conditions = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    ...(await postgres.conditions()),
+    executors,
+    capacityPerExecutor: capacity,
+    graphileWorker: { workerProcesses: executors, concurrencyPerProcess: capacity },
+    runsPerWorkload: runs,
+    quick: isQuick,
+  };
+  console.error(`conditions: ${JSON.stringify(conditions)}`);
+  const results: Record<string, unknown> = {};
+  const rows: Row[] = [];
+  const ratio = (a: number, b: number): string => (b > 0 ? `${round(a / b, 2)}×` : '–');
+
+  if (workloads.has('throughput')) {
+    for (const variant of ['noop', 'true'] as const) {
+      const ours = await repeat(`graphcron throughput ${variant}`, () =>
+        graphcronThroughput(postgres, {
+          instances: sizes.instances,
+          executors,
+          capacity,
+          variant,
+          timeoutMs: 900_000,
+        }),
+      );
+      const theirs = await repeat(`graphile-worker throughput ${variant}`, async () => {
+        const database = await postgres.createDatabase(`graphile_${variant}`);
+        try {
+          return await graphileThroughput({
+            databaseUrl: database.url,
+            jobs: sizes.instances,
+            workers: executors,
+            concurrency: capacity,
+            variant,
+          });
+        } finally {
+          await database.drop();
+        }
+      });
+      const oursMedian = median(ours.map((r) => r.instancesPerSecond));
+      const theirsMedian = median(theirs.map((r) => r.jobsPerSecond));
+      results[`throughput_${variant}`] = {
+        graphcron: { medianPerSecond: oursMedian, runs: ours },
+        graphileWorker: { medianPerSecond: theirsMedian, runs: theirs },
+        ratio: round(oursMedian / theirsMedian, 2),
+      };
+      rows.push([
+        `throughput, ${variant === 'noop' ? 'no-op (executor --dry-run)' : 'SHELL `true`'}, ${sizes.instances} runs (runs/s; db tx/s)`,
+        `${oursMedian} (${median(ours.map((r) => r.databaseTransactionsPerSecond))} tx/s)`,
+        `${theirsMedian} (${median(theirs.map((r) => r.databaseTransactionsPerSecond))} tx/s)`,
+        ratio(oursMedian, theirsMedian),
+        variant === 'noop' ? '≥ 2,000/s and ≥ graphile-worker' : '',
+      ]);
+    }
+  }
+
+  if (workloads.has('latency')) {
+    const ours = await repeat('graphcron latency', () =>
+      graphcronLatency(postgres, {
+        rates: sizes.rates,
+        durationSeconds: sizes.latencySeconds,
+        executors,
+        capacity,
+        tasks: 16,
+      }),
+    );
+    const theirs = await repeat('graphile-worker latency', async () => {
+      const perRate = [];
+      for (const rate of sizes.rates) {
+        const database = await postgres.createDatabase('graphile_latency');
+        try {
+          perRate.push({
+            ratePerSecond: rate,
+            ...(await graphileLatency({
+              databaseUrl: database.url,
+              ratePerSecond: rate,
+              durationSeconds: sizes.latencySeconds,
+              workers: executors,
+              concurrency: capacity,
+            })),
+          });
+        } finally {
+          await database.drop();
+        }
+      }
+      return perRate;
+    });
+    const byRate: Record<string, unknown> = {};
+    for (const rate of sizes.rates) {
+      const oursAtRate = medianRun(
+        ours.map((run) => run.find((r) => r.ratePerSecond === rate)!),
+        (r: LatencyResult) => r.p99Ms,
+      );
+      const theirsAtRate = medianRun(
+        theirs.map((run) => run.find((r) => r.ratePerSecond === rate)!),
+        (r) => r.p99Ms,
+      );
+      byRate[rate] = {
+        graphcron: oursAtRate,
+        graphileWorker: theirsAtRate,
+        allRuns: { graphcron: ours, graphileWorker: theirs },
+      };
+      rows.push([
+        `latency at ${rate}/s, commit → started p50 / p95 / p99 / max (ms)`,
+        `${oursAtRate.p50Ms} / ${oursAtRate.p95Ms} / ${oursAtRate.p99Ms} / ${oursAtRate.maxMs}`,
+        `${theirsAtRate.p50Ms} / ${theirsAtRate.p95Ms} / ${theirsAtRate.p99Ms} / ${theirsAtRate.maxMs}`,
+        `p99 ${ratio(oursAtRate.p99Ms, theirsAtRate.p99Ms)}`,
+        rate === 500 ? 'p99 ≤ 25 ms' : '',
+      ]);
+    }
+    results.latency = byRate;
+  }
+
+  if (workloads.has('cron')) {
+    const ours = await repeat('graphcron cron precision', () =>
+      graphcronCronPrecision(postgres, {
+        tasks: sizes.cronTasks,
+        seconds: sizes.cronSeconds,
+        executors,
+        capacity,
+        leadSeconds: sizes.cronLeadSeconds,
+      }),
+    );
+    const chosen = medianRun(ours, (r) => r.startSkew.p99Ms);
+    results.cronPrecision = { median: chosen, runs: ours };
+    rows.push([
+      `cron: ${sizes.cronTasks} tasks every second for ${sizes.cronSeconds} s, start skew p50 / p99 / max (ms); missed; duplicated`,
+      `${chosen.startSkew.p50Ms} / ${chosen.startSkew.p99Ms} / ${chosen.startSkew.maxMs}; ${Math.max(...ours.map((r) => r.missedFires))}; ${Math.max(...ours.map((r) => r.duplicateFires))}`,
+      '–',
+      '–',
+      'p99 ≤ 100 ms, 0, 0',
+    ]);
+  }
+
+  if (workloads.has('herd')) {
+    const ours = await repeat('graphcron thundering herd', () =>
+      graphcronThunderingHerd(postgres, {
+        tasks: sizes.herdTasks,
+        executors,
+        capacity,
+        leadSeconds: sizes.herdLeadSeconds,
+      }),
+    );
+    const chosen = medianRun(ours, (r) => r.allStartedSeconds);
+    results.thunderingHerd = { median: chosen, runs: ours };
+    rows.push([
+      `thundering herd: ${sizes.herdTasks} tasks due the same second, all started after (s)`,
+      `${chosen.allStartedSeconds} (all fired after ${chosen.allFiredSeconds})`,
+      '–',
+      '–',
+      '≤ 5 s',
+    ]);
+  }
+
+  if (workloads.has('scale')) {
+    const ours = await repeat('graphcron executor scale', () =>
+      graphcronExecutorScale(postgres, {
+        connections: sizes.connections,
+        idleSeconds: isQuick ? 5 : 20,
+        pushes: sizes.pushes,
+        heartbeatSeconds: 5,
+      }),
+    );
+    const chosen = medianRun(ours, (r) => r.rssPerConnectionKb);
+    results.executorScale = { median: chosen, runs: ours };
+    rows.push([
+      `${sizes.connections} executor connections: server RSS per connection; idle CPU; pushes/s`,
+      `${chosen.rssPerConnectionKb} KB; ${chosen.idleServerCores} cores; ${median(ours.map((r) => r.pushesPerSecond))}/s`,
+      '–',
+      '–',
+      '≤ 50 KB per connection',
+    ]);
+  }
+
+  const table = [
+    '| workload | graphcron | graphile-worker | graphcron / graphile-worker | target |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+  const conditionsLine =
+    `${conditions.cpus} × ${conditions.cpuModel}, ${conditions.memoryGb} GB; Node ${conditions.node}; ` +
+    `PostgreSQL ${conditions.postgresVersion} (${conditions.source}) on the same machine, ` +
+    `synchronous_commit=${conditions.synchronousCommit}, fsync=${conditions.fsync}; ${executors} executor processes × capacity ${capacity} ` +
+    `(graphile-worker: ${executors} worker processes × concurrency ${capacity}); medians of ${runs} run(s).`;
+  console.log(`\n${table}\n\n${conditionsLine}`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    'bench/results/latest.json',
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), conditions, conditionsLine, table, results }, null, 2)}\n`,
+  );
+  console.log('\nwrote bench/results/latest.json');
+}
+
+const postgres = await startBenchPostgres();
+try {
+  await main(postgres);
+} finally {
+  await postgres.stop();
+}

@@ -1,0 +1,89 @@
+import { cpuTimeMs } from '../support/process-stats.js';
+import type { BenchPostgres } from '../support/postgres.js';
+import {
+  adminGraphql,
+  startExecutorFleet,
+  startServer,
+  type BenchExecutor,
+  type ManagedProcess,
+} from '../support/graphcron.js';
+import type { BenchGraphql } from '../support/graphql.js';
+import { MeasurementConnection } from '../support/database-poll.js';
+
+/** Stored status codes (design.md). */
+export const status = { RUNNING: 1, FINISHED: 2, SCHEDULED: 10, DISPATCHED: 11, SKIPPED: 12 };
+
+export interface StackOptions {
+  label: string;
+  executors: number;
+  capacity: number;
+  isDryRun: boolean;
+  serverEnv?: Record<string, string>;
+}
+
+/** One server process, its executors and a fresh database: what each workload run measures. */
+export interface GraphcronStack {
+  readonly databaseUrl: string;
+  readonly server: ManagedProcess & { url: string };
+  readonly graphql: BenchGraphql;
+  readonly executors: BenchExecutor[];
+  readonly bindingIds: string[];
+  readonly db: MeasurementConnection;
+  /** CPU milliseconds the server process has used so far. */
+  serverCpuMs(): number;
+  /** CPU milliseconds the executor processes have used so far, together. */
+  executorsCpuMs(): number;
+  stop(): Promise<void>;
+}
+
+/** `BENCH_PROFILE=1`: the server writes a V8 CPU profile (.cpuprofile) under bench/results/. */
+function profileArgs(label: string): string[] {
+  if (process.env.BENCH_PROFILE !== '1') return [];
+  return [
+    '--cpu-prof',
+    '--cpu-prof-dir=bench/results/profiles',
+    `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`,
+  ];
+}
+
+export async function startGraphcronStack(
+  postgres: BenchPostgres,
+  options: StackOptions,
+): Promise<GraphcronStack> {
+  const database = await postgres.createDatabase(options.label);
+  const cleanups: (() => Promise<unknown>)[] = [() => database.drop()];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const server = await startServer(database.url, options.serverEnv, profileArgs(options.label));
+    cleanups.push(async () => {
+      await server.stop('SIGTERM');
+      if (process.env.BENCH_DEBUG === '1') console.log(`server output:\n${server.output()}`);
+    });
+    const graphql = await adminGraphql(server.url);
+    const fleet = await startExecutorFleet(server.url, graphql, {
+      count: options.executors,
+      capacity: options.capacity,
+      isDryRun: options.isDryRun,
+    });
+    cleanups.push(() => fleet.stop());
+    const db = await MeasurementConnection.open(database.url);
+    cleanups.push(() => db.close());
+    return {
+      databaseUrl: database.url,
+      server,
+      graphql,
+      executors: fleet.executors,
+      bindingIds: fleet.executors.map((executor) => executor.bindingId),
+      db,
+      serverCpuMs: () => cpuTimeMs(server.pid),
+      executorsCpuMs: () =>
+        fleet.executors.reduce((sum, executor) => sum + cpuTimeMs(executor.process.pid), 0),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,137 @@
+import type { BenchPostgres } from '../support/postgres.js';
+import { summarizeLatency, type LatencySummary } from '../support/stats.js';
+import { createBenchTasks } from '../support/tasks.js';
+import { startGraphcronStack, status } from './graphcron-stack.js';
+
+export interface LatencyOptions {
+  rates: readonly number[];
+  durationSeconds: number;
+  executors: number;
+  capacity: number;
+  /** Runs are spread over this many tasks (one task's runs serialise on its row lock). */
+  tasks: number;
+}
+
+export interface LatencyResult extends LatencySummary {
+  ratePerSecond: number;
+  /** Rate actually offered (runTask calls completed per second of the schedule). */
+  achievedPerSecond: number;
+  /** runTask round trip (request sent → response), p50/p99. */
+  runTaskP50Ms: number;
+  runTaskP99Ms: number;
+}
+
+/**
+ * Workload 2: `runTask` calls on a steady schedule (not a burst), each timed from its response
+ * (the run is committed) to the `startedAt` its executor reported. The executors run dry, so
+ * the figure is the scheduler's: dispatch, push, acknowledgement and start.
+ */
+export async function graphcronLatency(
+  postgres: BenchPostgres,
+  options: LatencyOptions,
+): Promise<LatencyResult[]> {
+  const stack = await startGraphcronStack(postgres, {
+    label: 'latency',
+    executors: options.executors,
+    capacity: options.capacity,
+    isDryRun: true,
+  });
+  try {
+    const taskIds = await createBenchTasks(
+      stack.graphql,
+      Array.from({ length: options.tasks }, (_, index) => ({
+        name: `bench latency ${index + 1}`,
+        bindingIds: stack.bindingIds,
+        routingStrategy: 'LEAST_LOADED',
+      })),
+    );
+    const results: LatencyResult[] = [];
+    // A short warm-up: connections, JIT and caches, not measured.
+    await runAtRate(stack.graphql, taskIds, 50, 1);
+    for (const rate of options.rates) {
+      const sent = await runAtRate(stack.graphql, taskIds, rate, options.durationSeconds);
+      const ids = sent.map((run) => run.id);
+      await stack.db.waitFor(
+        async () =>
+          Number(
+            (
+              await stack.db.rows<{ n: string }>(
+                `select count(*) as n from task_instances where id = any($1::bigint[]) and started_at is not null`,
+                [ids],
+              )
+            )[0]!.n,
+          ) >= ids.length,
+        120_000,
+        100,
+      );
+      const rows = await stack.db.rows<{ id: string; started_at: Date }>(
+        `select id::text as id, started_at from task_instances where id = any($1::bigint[])`,
+        [ids],
+      );
+      const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
+      const latencies = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.committedAt);
+      const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
+      const spanSeconds =
+        (Math.max(...sent.map((run) => run.committedAt)) -
+          Math.min(...sent.map((run) => run.sentAt))) /
+        1000;
+      results.push({
+        ratePerSecond: rate,
+        achievedPerSecond: Math.round(sent.length / spanSeconds),
+        ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
+        runTaskP50Ms: roundTrips.p50Ms,
+        runTaskP99Ms: roundTrips.p99Ms,
+      });
+      // Let the next rate start from an idle system.
+      await stack.db.waitFor(
+        async () =>
+          Number(
+            (
+              await stack.db.rows<{ n: string }>(
+                `select count(*) as n from task_instances where status <> ${status.FINISHED}`,
+              )
+            )[0]!.n,
+          ) === 0,
+        60_000,
+        100,
+      );
+    }
+    return results;
+  } finally {
+    await stack.stop();
+  }
+}
+
+interface SentRun {
+  id: string;
+  sentAt: number;
+  committedAt: number;
+}
+
+/** Calls runTask `rate` times a second for `seconds`, on schedule, without waiting for answers. */
+async function runAtRate(
+  graphql: { request<T>(query: string, variables?: Record<string, unknown>): Promise<T> },
+  taskIds: readonly string[],
+  rate: number,
+  seconds: number,
+): Promise<SentRun[]> {
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  const pending: Promise<SentRun>[] = [];
+  while (pending.length < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    while (pending.length < due) {
+      const taskId = taskIds[pending.length % taskIds.length]!;
+      const sentAt = Date.now();
+      pending.push(
+        graphql
+          .request<{ runTask: { id: string } }>('mutation ($id: ID!) { runTask(id: $id) { id } }', {
+            id: taskId,
+          })
+          .then(({ runTask }) => ({ id: runTask.id, sentAt, committedAt: Date.now() })),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return Promise.all(pending);
+}

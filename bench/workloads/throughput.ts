@@ -1,0 +1,114 @@
+import { machineBusyMs } from '../support/process-stats.js';
+import { transactionCount, type BenchPostgres } from '../support/postgres.js';
+import { createBenchTask, runTasksInBatches } from '../support/tasks.js';
+import { startGraphcronStack, status } from './graphcron-stack.js';
+
+export interface ThroughputOptions {
+  instances: number;
+  executors: number;
+  capacity: number;
+  /** 'noop': executors in --dry-run (nothing executed); 'true': SHELL `true` is spawned. */
+  variant: 'noop' | 'true';
+  timeoutMs: number;
+}
+
+export interface ThroughputResult {
+  instances: number;
+  seconds: number;
+  instancesPerSecond: number;
+  /** How fast runTasks created the instances (they are dispatched while later ones are created). */
+  createdPerSecond: number;
+  databaseTransactionsPerSecond: number;
+  /** CPU the server process used per second of the run, in cores. */
+  serverCores: number;
+  /** CPU the executor processes used together, in cores. */
+  executorCores: number;
+  /** CPU the whole machine was busy with (everything, the bench and PostgreSQL included), in cores. */
+  machineBusyCores: number;
+  notFinished: number;
+  /** Where a run's time goes (medians): queued, dispatch → acknowledged/started, finished → stored. */
+  medianPhasesMs: Record<string, number>;
+}
+
+/**
+ * Workload 1: `instances` runs created through `runTasks` (1,000 per call), dispatched to the
+ * executor processes, run and reported FINISHED; timed from the first call to the last
+ * FINISHED report's commit.
+ */
+export async function graphcronThroughput(
+  postgres: BenchPostgres,
+  options: ThroughputOptions,
+): Promise<ThroughputResult> {
+  const stack = await startGraphcronStack(postgres, {
+    label: `throughput_${options.variant}`,
+    executors: options.executors,
+    capacity: options.capacity,
+    isDryRun: options.variant === 'noop',
+  });
+  try {
+    const taskId = await createBenchTask(stack.graphql, {
+      name: 'bench throughput',
+      bindingIds: stack.bindingIds,
+      command: 'true',
+    });
+    const transactionsBefore = await transactionCount(stack.databaseUrl);
+    const cpuBefore = stack.serverCpuMs();
+    const executorsCpuBefore = stack.executorsCpuMs();
+    const machineBefore = machineBusyMs();
+    const [{ now: startedAt }] = (await stack.db.rows<{ now: Date }>(
+      'select clock_timestamp() as now',
+    )) as [{ now: Date }];
+    await runTasksInBatches(stack.graphql, [taskId], options.instances);
+    const createdAt = Date.now();
+    const finished = async (): Promise<number> =>
+      Number(
+        (
+          await stack.db.rows<{ n: string }>(
+            `select count(*) as n from task_instances where status = ${status.FINISHED}`,
+          )
+        )[0]!.n,
+      );
+    await stack.db.waitFor(
+      async () => (await finished()) >= options.instances,
+      options.timeoutMs,
+      100,
+    );
+    const cpuMs = stack.serverCpuMs() - cpuBefore;
+    const executorsCpuMs = stack.executorsCpuMs() - executorsCpuBefore;
+    const machineMs = machineBusyMs() - machineBefore;
+    const [{ last }] = (await stack.db.rows<{ last: Date }>(
+      `select max(updated_at) as last from task_instances where status = ${status.FINISHED}`,
+    )) as [{ last: Date }];
+    const seconds = (last.getTime() - startedAt.getTime()) / 1000;
+    const transactions = (await transactionCount(stack.databaseUrl)) - transactionsBefore;
+    const done = await finished();
+    const [phases] = (await stack.db.rows<Record<string, number>>(
+      `select percentile_cont(0.5) within group (order by extract(epoch from acknowledged_at - dispatched_at) * 1000) as dispatch_to_ack_ms,
+              percentile_cont(0.5) within group (order by extract(epoch from started_at - dispatched_at) * 1000) as dispatch_to_start_ms,
+              percentile_cont(0.5) within group (order by extract(epoch from updated_at - finished_at) * 1000) as finish_to_commit_ms,
+              percentile_cont(0.5) within group (order by extract(epoch from dispatched_at - created_at) * 1000) as queued_ms
+         from task_instances where status = ${status.FINISHED}`,
+    )) as [Record<string, number>];
+    return {
+      instances: options.instances,
+      seconds: round(seconds, 2),
+      instancesPerSecond: Math.round(done / seconds),
+      createdPerSecond: Math.round(options.instances / ((createdAt - startedAt.getTime()) / 1000)),
+      databaseTransactionsPerSecond: Math.round(transactions / seconds),
+      serverCores: round(cpuMs / 1000 / seconds, 2),
+      executorCores: round(executorsCpuMs / 1000 / seconds, 2),
+      machineBusyCores: round(machineMs / 1000 / seconds, 2),
+      notFinished: options.instances - done,
+      medianPhasesMs: Object.fromEntries(
+        Object.entries(phases).map(([name, value]) => [name, round(Number(value), 1)]),
+      ),
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+export function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
