@@ -29,7 +29,7 @@ const workloads = new Set(
 const sizes = {
   instances: isQuick ? 2_000 : 20_000,
   latencySeconds: isQuick ? 3 : 10,
-  rates: [100, 500, 1000],
+  rates: (env.BENCH_RATES ?? '100,500,1000').split(',').map(Number),
   cronTasks: isQuick ? 100 : 1_000,
   cronSeconds: isQuick ? 10 : 60,
   cronLeadSeconds: Number(env.BENCH_CRON_LEAD_SECONDS ?? (isQuick ? 10 : 30)),

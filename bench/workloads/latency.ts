@@ -19,6 +19,9 @@ export interface LatencyResult extends LatencySummary {
   /** runTask round trip (request sent → response), p50/p99. */
   runTaskP50Ms: number;
   runTaskP99Ms: number;
+  /** Where the time goes: committed → dispatched (database clock), dispatched → started. */
+  commitToDispatchP50Ms: number;
+  dispatchToStartP50Ms: number;
 }
 
 /**
@@ -64,10 +67,11 @@ export async function graphcronLatency(
         120_000,
         100,
       );
-      const rows = await stack.db.rows<{ id: string; started_at: Date }>(
-        `select id::text as id, started_at from task_instances where id = any($1::bigint[])`,
+      const rows = await stack.db.rows<{ id: string; started_at: Date; dispatched_at: Date }>(
+        `select id::text as id, started_at, dispatched_at from task_instances where id = any($1::bigint[])`,
         [ids],
       );
+      const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
       const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
       const latencies = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.committedAt);
       const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
@@ -81,6 +85,12 @@ export async function graphcronLatency(
         ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
         runTaskP50Ms: roundTrips.p50Ms,
         runTaskP99Ms: roundTrips.p99Ms,
+        commitToDispatchP50Ms: summarizeLatency(
+          sent.map((run) => dispatchedAt.get(run.id)! - run.committedAt),
+        ).p50Ms,
+        dispatchToStartP50Ms: summarizeLatency(
+          sent.map((run) => startedAt.get(run.id)! - dispatchedAt.get(run.id)!),
+        ).p50Ms,
       });
       // Let the next rate start from an idle system.
       await stack.db.waitFor(

@@ -49,8 +49,18 @@ export interface AssignmentFeedOptions {
  * NOTIFY, the backstop poll, a reconnect of the notification connection) and sends what it has
  * not sent yet. A new subscription therefore replays everything unacknowledged first.
  */
+/** One open `executorAssignments` stream, as the feeds reach it. */
+interface Stream {
+  /** Something may be pending for its executor: re-read. */
+  nudge(): void;
+  /** Its executor's row changed: check it may still connect before anything else. */
+  recheck(): void;
+  /** The public key the executor connected with (null until read). */
+  admittedKey: string | null;
+}
+
 export class AssignmentFeeds {
-  private readonly nudgers = new Map<number, Set<() => void>>();
+  private readonly streams = new Map<number, Set<Stream>>();
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -63,7 +73,9 @@ export class AssignmentFeeds {
   start(): void {
     this.stops.push(
       this.bus.on(channels.assignments, (payload) => this.nudge(Number(payload))),
-      this.bus.onReconnect(() => this.nudgeAll()),
+      // Disabled, deleted or re-keyed (executor.service notifies at commit).
+      this.bus.on(channels.executors, (payload) => this.recheck(Number(payload))),
+      this.bus.onReconnect(() => this.recheckAll()),
     );
     const timer = setInterval(() => void this.backstop(), this.options.backstopIntervalMs);
     timer.unref();
@@ -77,18 +89,29 @@ export class AssignmentFeeds {
   subscribe(executorId: number): AsyncIterable<ExecutorMessage> {
     return new Repeater<ExecutorMessage>(async (push, stop) => {
       let nudged = true;
+      // Admission is checked on connect and whenever the executor's row may have changed, not
+      // on every nudge: under load that was a query per dispatch per executor.
+      let isRecheckDue = false;
       let wake: () => void = () => undefined;
       let stopped = false;
-      const nudge = (): void => {
-        nudged = true;
-        wake();
+      const stream: Stream = {
+        nudge: () => {
+          nudged = true;
+          wake();
+        },
+        recheck: () => {
+          isRecheckDue = true;
+          nudged = true;
+          wake();
+        },
+        admittedKey: null,
       };
       void stop.then(() => {
         stopped = true;
         wake();
       });
-      this.register(executorId, nudge);
-      const admittedKey = await this.publicKeyOf(executorId);
+      this.register(executorId, stream);
+      stream.admittedKey = await this.publicKeyOf(executorId);
       await this.markOnline(executorId);
       // instance id → attempt (or `cancel:` + attempt) already sent on this stream.
       let sent = new Map<string, string>();
@@ -99,11 +122,16 @@ export class AssignmentFeeds {
           nudged = false;
           // The socket was authenticated when it connected; an executor disabled, deleted or
           // given a new key since then loses its stream now (and its reconnect is refused).
-          if (!(await this.stillAdmitted(executorId, admittedKey))) {
-            stop(
-              new UnauthenticatedError(`Executor ${executorId} is disabled, deleted or re-keyed.`),
-            );
-            break;
+          if (isRecheckDue) {
+            isRecheckDue = false;
+            if (!(await this.stillAdmitted(executorId, stream.admittedKey))) {
+              stop(
+                new UnauthenticatedError(
+                  `Executor ${executorId} is disabled, deleted or re-keyed.`,
+                ),
+              );
+              break;
+            }
           }
           const rows = await this.pending(executorId);
           const stillPending = new Map<string, string>();
@@ -122,7 +150,7 @@ export class AssignmentFeeds {
         this.logger.error('assignment stream failed', { executorId, error });
         stop(error);
       } finally {
-        this.unregister(executorId, nudge);
+        this.unregister(executorId, stream);
       }
     });
   }
@@ -167,40 +195,59 @@ export class AssignmentFeeds {
   }
 
   private async backstop(): Promise<void> {
-    const ids = [...this.nudgers.keys()];
+    const ids = [...this.streams.keys()];
     if (ids.length === 0) return;
     try {
+      const em = this.orm.em.fork();
       const rows = await query<{ executor_id: number }>(
-        this.orm.em.fork(),
+        em,
         `select distinct executor_id from task_instances
           where executor_id = any($1::int[]) and ((status = ${DISPATCHED} and acknowledged_at is null)
              or (cancel_requested_at is not null and status in (${DISPATCHED}, ${RUNNING})))`,
         [ids],
       );
       for (const row of rows) this.nudge(row.executor_id);
+      // A lost notification of a disabled or re-keyed executor: one query for all streams.
+      const admitted = await query<{ id: number; public_key: string | null }>(
+        em,
+        'select id, public_key from executors where id = any($1::int[]) and is_enabled',
+        [ids],
+      );
+      const keys = new Map(admitted.map((row) => [row.id, row.public_key]));
+      for (const [executorId, streams] of this.streams) {
+        for (const stream of streams) {
+          if (stream.admittedKey !== null && keys.get(executorId) !== stream.admittedKey) {
+            stream.recheck();
+          }
+        }
+      }
     } catch (error) {
       this.logger.warn('assignment backstop poll failed', { error });
     }
   }
 
   private nudge(executorId: number): void {
-    for (const nudge of this.nudgers.get(executorId) ?? []) nudge();
+    for (const stream of this.streams.get(executorId) ?? []) stream.nudge();
   }
 
-  private nudgeAll(): void {
-    for (const set of this.nudgers.values()) for (const nudge of set) nudge();
+  private recheck(executorId: number): void {
+    for (const stream of this.streams.get(executorId) ?? []) stream.recheck();
   }
 
-  private register(executorId: number, nudge: () => void): void {
-    const set = this.nudgers.get(executorId) ?? new Set();
-    set.add(nudge);
-    this.nudgers.set(executorId, set);
+  private recheckAll(): void {
+    for (const streams of this.streams.values()) for (const stream of streams) stream.recheck();
   }
 
-  private unregister(executorId: number, nudge: () => void): void {
-    const set = this.nudgers.get(executorId);
-    set?.delete(nudge);
-    if (set?.size === 0) this.nudgers.delete(executorId);
+  private register(executorId: number, stream: Stream): void {
+    const streams = this.streams.get(executorId) ?? new Set();
+    streams.add(stream);
+    this.streams.set(executorId, streams);
+  }
+
+  private unregister(executorId: number, stream: Stream): void {
+    const streams = this.streams.get(executorId);
+    streams?.delete(stream);
+    if (streams?.size === 0) this.streams.delete(executorId);
   }
 }
 

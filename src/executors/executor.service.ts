@@ -146,9 +146,7 @@ export class ExecutorService {
           await em.flush();
           if (executor.isEnabled !== before.isEnabled || executor.publicKey !== before.publicKey) {
             // Its open assignment stream re-checks admission on this nudge (at commit).
-            await em.execute(`select pg_notify('${channels.assignments}', ?)`, [
-              String(executor.id),
-            ]);
+            await em.execute(`select pg_notify('${channels.executors}', ?)`, [String(executor.id)]);
           }
           recordAudit(em, ctx, {
             action: 'updateExecutor',
@@ -187,7 +185,8 @@ export class ExecutorService {
         );
       }
       const executorId = executor.id;
-      await em.execute(`select pg_notify('${channels.assignments}', ?)`, [String(executorId)]);
+      // Its open assignment stream re-checks admission on this nudge (at commit).
+      await em.execute(`select pg_notify('${channels.executors}', ?)`, [String(executorId)]);
       recordAudit(em, ctx, {
         action: 'deleteExecutor',
         entityType: 'Executor',

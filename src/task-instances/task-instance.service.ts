@@ -1,4 +1,9 @@
-import { LockMode, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
+import {
+  LockMode,
+  type EntityDictionary,
+  type EntityManager,
+  type FilterQuery,
+} from '@mikro-orm/postgresql';
 import { query } from '../database/sql.js';
 import { channels } from '../pubsub/channels.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
@@ -11,13 +16,17 @@ import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { parseBigId, parseId } from '../shared/validation.js';
 import { OverlapPolicy } from '../tasks/schedule-policies.js';
 import { Task } from '../tasks/task.entity.js';
-import { databaseNow } from '../tasks/task.service.js';
 import { canonicalEnvironment, canonicalHttpRequest } from '../tasks/task-spec.audit.js';
 import { activeStatuses, TaskInstanceStatus } from './task-instance-status.js';
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
 import { TaskInstanceAttempt } from './task-instance-attempt.entity.js';
 import { TaskInstance } from './task-instance.entity.js';
 import type { TaskInstanceFilter } from './task-instance.inputs.js';
+import {
+  dispatchDeadlineSql,
+  taskSnapshotColumns,
+  taskSnapshotValues,
+} from './task-snapshot.sql.js';
 
 export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
   return {
@@ -184,18 +193,22 @@ export class TaskInstanceService {
       const taskIds = requests.map((request, index) =>
         parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
       );
-      const tasks = new Map<number, Task>();
-      for (const id of [...new Set(taskIds)].sort((a, b) => a - b)) {
-        const task = await ctx.services.tasks.lockTask(em, id);
+      const locked = await em.find(
+        Task,
+        { id: { $in: [...new Set(taskIds)] } },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' } },
+      );
+      const tasks = new Map(locked.map((task) => [task.id, task]));
+      taskIds.forEach((id, index) => {
+        const task = tasks.get(id);
+        if (!task) throw new NotFoundError('Task', requests[index]!.taskId);
         assertOwnerOrAdmin(principal, task.owner?.id, `task ${task.id}`);
-        tasks.set(id, task);
-      }
+      });
       const activeByTask = await countActiveRuns(
         em,
-        [...tasks.values()].filter((t) => t.overlapPolicy === OverlapPolicy.SKIP),
+        locked.filter((t) => t.overlapPolicy === OverlapPolicy.SKIP),
       );
-      const now = await databaseNow(em);
-      const instances = requests.map((request, index) => {
+      const runs = requests.map((request, index) => {
         const task = tasks.get(taskIds[index]!)!;
         if (task.overlapPolicy === OverlapPolicy.SKIP) {
           const active = activeByTask.get(task.id) ?? 0;
@@ -207,20 +220,40 @@ export class TaskInstanceService {
           }
           activeByTask.set(task.id, active + 1);
         }
-        const instance = new TaskInstance();
-        instance.id = this.ids.next();
-        instance.task = task;
-        snapshotTaskInto(task, instance, now);
-        Object.assign(
-          instance,
-          withFieldPrefix(at(index, ''), () =>
-            applyRunOverrides(task.kind, task.command, task.env, request.overrides),
-          ),
-        );
-        instance.trigger = TaskInstanceTrigger.MANUAL;
-        instance.status = TaskInstanceStatus.SCHEDULED;
-        instance.attempt = 1;
-        em.persist(instance);
+        const overridden = request.overrides
+          ? withFieldPrefix(at(index, ''), () =>
+              applyRunOverrides(task.kind, task.command, task.env, request.overrides),
+            )
+          : null;
+        return { id: this.ids.next(), taskId: task.id, overridden };
+      });
+      // One statement for all runs, with the snapshot every creator of runs takes
+      // (task-snapshot.sql.ts); the dispatchers of every replica hear of them at commit.
+      const rows = await query<Record<string, unknown>>(
+        em,
+        `with inserted as (
+           insert into task_instances (
+             id, ${taskSnapshotColumns}, trigger, status, attempt, dispatch_deadline, created_at,
+             updated_at)
+           select r.id, ${taskSnapshotValues({ command: 'coalesce(r.command, t.command)', env: 'coalesce(r.env, t.env)' })},
+                  '${TaskInstanceTrigger.MANUAL}', ${TaskInstanceStatus.SCHEDULED}, 1,
+                  ${dispatchDeadlineSql('now()')}, now(), now()
+             from unnest($1::bigint[], $2::int[], $3::text[], $4::jsonb[]) as r(id, task_id, command, env)
+             join tasks t on t.id = r.task_id
+         returning *)
+         select inserted.*, pg_notify('${channels.dispatch}', '') as notified from inserted
+          order by id`,
+        [
+          runs.map((run) => run.id),
+          runs.map((run) => run.taskId),
+          runs.map((run) => run.overridden?.command ?? null),
+          runs.map((run) => (run.overridden ? JSON.stringify(run.overridden.env) : null)),
+        ],
+      );
+      const instances = rows.map(({ notified: _notified, ...row }) =>
+        em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
+      );
+      for (const instance of instances) {
         recordAudit(em, ctx, {
           action: 'runTask',
           entityType: 'TaskInstance',
@@ -228,11 +261,8 @@ export class TaskInstanceService {
           before: null,
           after: taskInstanceSnapshot(instance),
         });
-        return instance;
-      });
+      }
       await em.flush();
-      // Delivered at commit: the dispatcher of some replica wakes up for them at once.
-      await em.execute(`select pg_notify('${channels.dispatch}', '')`);
       return instances;
     });
   }
@@ -303,33 +333,4 @@ function timeRange(
   }
   if (!after && !before) return null;
   return { ...(after ? { $gte: after } : {}), ...(before ? { $lt: before } : {}) };
-}
-
-/**
- * Copies the task's fields as they are now into a new run; later edits of the task do not reach
- * it. `now` (the database clock) starts the wait bounded by the task's `maxWaitSeconds`. Every
- * field a run keeps of its task is set here, for `runTask` and any other creator of runs.
- */
-export function snapshotTaskInto(task: Task, instance: TaskInstance, now: Date): void {
-  instance.taskName = task.name;
-  instance.kind = task.kind;
-  instance.command = task.command;
-  // The JSON columns are copied, not shared: the instance must never alias the task's objects.
-  instance.env = structuredClone(task.env);
-  instance.workingDirectory = task.workingDirectory;
-  instance.httpRequest = structuredClone(task.httpRequest);
-  instance.expectedExitCode = task.expectedExitCode;
-  instance.expectedOutput = task.expectedOutput;
-  instance.cronExpression = task.cronExpression;
-  instance.timeZone = task.timeZone;
-  instance.timeoutSeconds = task.timeoutSeconds;
-  instance.retryTimes = task.retryTimes;
-  instance.retryIntervalSeconds = task.retryIntervalSeconds;
-  instance.retryBackoff = task.retryBackoff;
-  instance.retryMaxIntervalSeconds = task.retryMaxIntervalSeconds;
-  instance.maxParallelRuns = task.maxParallelRuns;
-  instance.priority = task.priority;
-  instance.tag = task.tag;
-  instance.dispatchDeadline =
-    task.maxWaitSeconds === null ? null : new Date(now.getTime() + task.maxWaitSeconds * 1000);
 }
