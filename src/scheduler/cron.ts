@@ -85,6 +85,17 @@ export function nextFireTimes(
   after: Date,
   count: number,
 ): Date[] {
+  return remembered(`next|${expression}|${timeZone}|${after.getTime()}|${count}`, () =>
+    computeNextFireTimes(expression, timeZone, after, count),
+  );
+}
+
+function computeNextFireTimes(
+  expression: string,
+  timeZone: string,
+  after: Date,
+  count: number,
+): Date[] {
   // cron-parser's own time-zone handling drops fires in a spring-forward gap and can fail in a
   // fall-back overlap, so the expression is evaluated on the wall clock (as UTC) and each wall
   // time is turned into the instant it means; instants must strictly increase, which folds
@@ -118,6 +129,19 @@ export function previousFireTimes(
   count: number,
   notBefore: Date,
 ): Date[] {
+  const key = `previous|${expression}|${timeZone}|${atOrBefore.getTime()}|${count}|${notBefore.getTime()}`;
+  return remembered(key, () =>
+    computePreviousFireTimes(expression, timeZone, atOrBefore, count, notBefore),
+  );
+}
+
+function computePreviousFireTimes(
+  expression: string,
+  timeZone: string,
+  atOrBefore: Date,
+  count: number,
+  notBefore: Date,
+): Date[] {
   const schedule = CronExpressionParser.parse(expression, {
     tz: 'UTC',
     currentDate: new Date(
@@ -134,6 +158,28 @@ export function previousFireTimes(
     last = instant.getTime();
   }
   return times;
+}
+
+/** Results of the last evaluations, oldest first (a Map keeps insertion order). */
+const recentResults = new Map<string, readonly number[]>();
+const rememberedResults = 10_000;
+
+/**
+ * Evaluating a schedule costs about half a millisecond (cron-parser and the wall-clock
+ * conversions), and tasks that fire together mostly share their expression and their last fire:
+ * the ticker saw 10,000 tasks due in the same second cost five seconds of planning. The
+ * functions are pure, so a bounded memo of recent answers is exact.
+ */
+function remembered(key: string, compute: () => Date[]): Date[] {
+  let times = recentResults.get(key);
+  if (times === undefined) {
+    times = compute().map((time) => time.getTime());
+    recentResults.set(key, times);
+    if (recentResults.size > rememberedResults) {
+      recentResults.delete(recentResults.keys().next().value!);
+    }
+  }
+  return times.map((time) => new Date(time));
 }
 
 /**

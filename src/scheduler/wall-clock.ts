@@ -23,8 +23,12 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return format;
 }
 
+/** Zones whose wall clock is UTC itself: no conversion needed (the common case, and fast). */
+const utcZones = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Etc/Universal', 'Etc/Zulu']);
+
 /** The local wall-clock time of `instant` in `timeZone`. */
 export function wallClockOf(instant: Date, timeZone: string): Date {
+  if (utcZones.has(timeZone)) return new Date(instant.getTime());
   const parts: Record<string, number> = {};
   for (const part of formatter(timeZone).formatToParts(instant)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
@@ -52,6 +56,7 @@ function offsetAt(instant: number, timeZone: string): number {
  */
 export function instantOf(wall: Date, timeZone: string): Date {
   const local = wall.getTime();
+  if (utcZones.has(timeZone)) return new Date(local);
   const offsetBefore = offsetAt(local - 12 * 3600_000, timeZone);
   const offsetAfter = offsetAt(local + 12 * 3600_000, timeZone);
   const candidates = [local - offsetBefore, local - offsetAfter]
