@@ -33,7 +33,7 @@ interface PendingRow {
 
 const { DISPATCHED, RUNNING } = TaskInstanceStatus;
 /** What an executor still has to hear: unacknowledged assignments and open cancellations. */
-const pendingCondition = `executor_id = $1 and ((status = ${DISPATCHED} and acknowledged_at is null)
+const pendingCondition = `((status = ${DISPATCHED} and acknowledged_at is null)
   or (cancel_requested_at is not null and status in (${DISPATCHED}, ${RUNNING})))`;
 
 export interface AssignmentFeedOptions {
@@ -61,6 +61,11 @@ interface Stream {
 
 export class AssignmentFeeds {
   private readonly streams = new Map<number, Set<Stream>>();
+  /** The `pending` lookup being gathered for the next query, if any. */
+  private pendingBatch: {
+    ids: Set<number>;
+    loaded: Promise<Map<number, PendingRow[]>>;
+  } | null = null;
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -169,16 +174,47 @@ export class AssignmentFeeds {
     return key !== null && key === admittedKey;
   }
 
-  private async pending(executorId: number): Promise<PendingRow[]> {
-    return query<PendingRow>(
+  /**
+   * What `executorId` still has to hear. Streams that look in the same tick share one query (a
+   * dispatch pass nudges every executor it assigned to at once): one statement per pass, not
+   * one per executor.
+   */
+  private pending(executorId: number): Promise<PendingRow[]> {
+    let batch = this.pendingBatch;
+    if (!batch) {
+      const ids = new Set<number>();
+      const loaded = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.pendingBatch = null;
+        return this.loadPending([...ids]);
+      });
+      batch = { ids, loaded };
+      this.pendingBatch = batch;
+    }
+    batch.ids.add(executorId);
+    return batch.loaded.then((byExecutor) => byExecutor.get(executorId) ?? []);
+  }
+
+  private async loadPending(executorIds: number[]): Promise<Map<number, PendingRow[]>> {
+    const rows = await query<PendingRow & { executor_id: number }>(
       this.orm.em.fork(),
-      `select id, attempt, task_id, task_name, kind, command, env, working_directory, http_request,
-              timeout_seconds, expected_exit_code, expected_output, dispatched_at, status,
-              cancel_requested_at
-         from task_instances where ${pendingCondition}
-        order by id limit ${this.options.batchSize}`,
-      [executorId],
+      `select * from (
+         select id, attempt, task_id, task_name, kind, command, env, working_directory,
+                http_request, timeout_seconds, expected_exit_code, expected_output, dispatched_at,
+                status, cancel_requested_at, executor_id,
+                row_number() over (partition by executor_id order by id) as position
+           from task_instances
+          where executor_id = any($1::int[]) and ${pendingCondition}) pending
+        where position <= ${this.options.batchSize}
+        order by executor_id, id`,
+      [executorIds],
     );
+    const byExecutor = new Map<number, PendingRow[]>();
+    for (const row of rows) {
+      const list = byExecutor.get(row.executor_id);
+      if (list) list.push(row);
+      else byExecutor.set(row.executor_id, [row]);
+    }
+    return byExecutor;
   }
 
   /** A subscribed executor can take work at once, before its first heartbeat lands. */
