@@ -12,7 +12,7 @@ import type { AuthPayload, CreateApiTokenInput, CreatedApiToken } from './auth.t
 import { requirePrincipal } from './auth-checker.js';
 import { LoginThrottle } from './login-throttle.js';
 import { hashPassword, unusablePasswordHash, verifyPassword } from './password.js';
-import { validPassword } from '../users/user.validation.js';
+import { isUsernameShaped, validPassword } from '../users/user.validation.js';
 import { apiTokenPrefix, newSecret, refreshTokenPrefix, sha256 } from './secrets.js';
 import { Session } from './session.entity.js';
 import type { KeyRing } from './signing-keys.js';
@@ -36,7 +36,9 @@ export class AuthService {
   async login(ctx: RequestContext, username: string, password: string): Promise<AuthPayload> {
     const name = username.trim();
     await this.throttle.assertAllowed(ctx.em, name, ctx.clientAddress);
-    const user = await ctx.em.findOne(User, { username: name });
+    // A name no user can have (too long, or not a username's characters) is a wrong login
+    // like any other, without asking the database about it.
+    const user = isUsernameShaped(name) ? await ctx.em.findOne(User, { username: name }) : null;
     // Unknown users cost the same scrypt time, so timing does not reveal which names exist.
     const matches = await verifyPassword(password, user?.passwordHash ?? unusablePasswordHash);
     if (!user || !matches) {

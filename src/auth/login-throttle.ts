@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RateLimitedError } from '../shared/app-error.js';
+import { isUsernameShaped } from '../users/user.validation.js';
+import { sha256 } from './secrets.js';
 
 export interface ThrottleLimits {
   maxFailuresPerUser: number;
@@ -7,7 +9,15 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
-const userKey = (username: string): string => `user:${username.toLowerCase()}`;
+/**
+ * A login name as the key's column (varchar(200)) can hold it: any real username as it is, and
+ * anything else (too long, or text no username has) as its hash, so that impossible names are
+ * still counted, each under a key of its own (a real username never contains ":").
+ */
+function userKey(username: string): string {
+  const name = username.toLowerCase();
+  return isUsernameShaped(name) ? `user:${name}` : `user:sha256:${sha256(name)}`;
+}
 const addressKey = (address: string): string => `addr:${address}`;
 
 /**

@@ -1,4 +1,5 @@
-import { Field, Float, ID, InputType, Int } from 'type-graphql';
+import { Extensions, Field, Float, ID, InputType, Int } from 'type-graphql';
+import { checkedPerItem } from '../server/argument-guard.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { LogStream } from '../task-logs/log-stream.js';
 
@@ -37,6 +38,8 @@ export class AppendTaskLogsInput {
   @Field(() => Int)
   attempt!: number;
 
+  // Checked chunk by chunk: a bad chunk is refused and the others are stored.
+  @Extensions({ [checkedPerItem]: true })
   @Field(() => [LogChunkInput], { description: 'At most 500 chunks.' })
   chunks!: LogChunkInput[];
 }

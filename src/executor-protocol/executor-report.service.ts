@@ -4,7 +4,7 @@ import type { ExecutorPrincipal } from '../auth/executor-principal.js';
 import { channels } from '../pubsub/channels.js';
 import type { RequestContext } from '../server/context.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
-import { parseBigId } from '../shared/validation.js';
+import { isGiven, parseBigId } from '../shared/validation.js';
 import { retryEndedRuns } from '../scheduler/attempts.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
@@ -22,9 +22,14 @@ import type {
   ReportTaskStartedInput,
 } from './executor-report.inputs.js';
 import type { AppendTaskLogsResult, ExecutorHeartbeatResult } from './executor-report.types.js';
+import {
+  assertValidFinished,
+  assertValidLoad,
+  assertValidStarted,
+  logChunkProblem,
+} from './executor-report.validation.js';
 import type { HeartbeatBuffer } from './heartbeat-buffer.js';
 
-export const maxLogChunkBytes = 64 * 1024;
 export const maxLogChunksPerCall = 500;
 /** Per batch: status reports of each kind, and log chunks in all. */
 export const maxReportsPerBatch = 1000;
@@ -32,12 +37,6 @@ export const maxLogChunksPerBatch = 2000;
 const maxResultLength = 64 * 1024;
 
 const { DISPATCHED, RUNNING, UNKNOWN } = TaskInstanceStatus;
-const reportableFinalStatuses = [
-  TaskInstanceStatus.FINISHED,
-  TaskInstanceStatus.ABNORMAL_ENDING,
-  TaskInstanceStatus.TIMEOUT_ENDING,
-  TaskInstanceStatus.MANUAL_CANCELLATION,
-];
 
 interface FenceRow {
   id: string;
@@ -147,6 +146,7 @@ export class ExecutorReportService {
     const ids = input.runningInstanceIds.map((value, index) =>
       parseBigId(`input.runningInstanceIds[${index}]`, value),
     );
+    if (isGiven(input.load)) assertValidLoad('input.load', input.load);
     this.heartbeats.record(executor.executorId);
     const abandoned =
       ids.length === 0
@@ -216,7 +216,11 @@ class BatchApplication {
   }
 
   async start(em: EntityManager, reports: readonly ReportTaskStartedInput[]) {
-    const keys = this.validKeys(ExecutorReportKind.STARTED, 'input.started', reports);
+    const keys = this.passing(
+      ExecutorReportKind.STARTED,
+      this.validKeys(ExecutorReportKind.STARTED, 'input.started', reports),
+      (key) => assertValidStarted(`input.started[${key.index}]`, reports[key.index]!),
+    );
     if (keys.length === 0) return;
     const startedAt = new Map(reports.map((r) => [`${r.instanceId}/${r.attempt}`, r.startedAt]));
     const rows = await query<Key>(
@@ -274,7 +278,8 @@ class BatchApplication {
         continue;
       }
       entry.chunks.forEach((chunk, index) => {
-        if (isStorable(chunk.seq, chunk.content)) {
+        const problem = logChunkProblem(chunk);
+        if (problem === null) {
           rows.push({ ...chunk, id: key.id, attempt: key.attempt });
           return;
         }
@@ -284,9 +289,8 @@ class BatchApplication {
           key,
           new ValidationError(
             `input.logs[${key.index}].chunks[${index}]`,
-            `Chunk ${index} (seq ${chunk.seq}) is refused: seq must be 0 or more and content at ` +
-              `most ${maxLogChunkBytes} bytes, without NUL characters; split long output. The ` +
-              'other chunks were stored.',
+            `Chunk ${index} (seq ${chunk.seq}) is refused: ${problem}. The other chunks were ` +
+              'stored.',
           ),
         );
       });
@@ -319,23 +323,11 @@ class BatchApplication {
   }
 
   async finish(em: EntityManager, reports: readonly ReportTaskFinishedInput[]) {
-    const valid: (ReportTaskFinishedInput & { key: Key & { raw: string } })[] = [];
-    const keys = this.validKeys(ExecutorReportKind.FINISHED, 'input.finished', reports);
-    for (const key of keys) {
-      const report = reports[key.index]!;
-      if (!reportableFinalStatuses.includes(report.status)) {
-        this.refuse(
-          ExecutorReportKind.FINISHED,
-          key,
-          new ValidationError(
-            `input.finished[${key.index}].status`,
-            'status must be FINISHED, ABNORMAL_ENDING, TIMEOUT_ENDING or MANUAL_CANCELLATION.',
-          ),
-        );
-        continue;
-      }
-      valid.push({ ...report, key });
-    }
+    const valid = this.passing(
+      ExecutorReportKind.FINISHED,
+      this.validKeys(ExecutorReportKind.FINISHED, 'input.finished', reports),
+      (key) => assertValidFinished(`input.finished[${key.index}]`, reports[key.index]!),
+    ).map((key) => ({ ...reports[key.index]!, key }));
     if (valid.length === 0) return;
     const rows = await query<Key>(
       em,
@@ -361,8 +353,8 @@ class BatchApplication {
         valid.map((r) => r.exitCode ?? null),
         valid.map((r) => r.finishedAt),
         valid.map((r) => r.durationMs ?? null),
-        valid.map((r) => r.result?.slice(-maxResultLength) ?? null),
-        valid.map((r) => r.statusReason?.slice(0, 2000) ?? null),
+        valid.map((r) => (isGiven(r.result) ? lastChars(r.result, maxResultLength) : null)),
+        valid.map((r) => (isGiven(r.statusReason) ? firstChars(r.statusReason, 2000) : null)),
         this.executorId,
       ],
     );
@@ -423,6 +415,24 @@ class BatchApplication {
       }
     });
     return keys;
+  }
+
+  /** The keys whose report passes `check`; the others are refused with the error it throws. */
+  private passing<K extends Key & { index: number }>(
+    kind: ExecutorReportKind,
+    keys: readonly K[],
+    check: (key: K) => void,
+  ): K[] {
+    return keys.filter((key) => {
+      try {
+        check(key);
+        return true;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        this.refuse(kind, key, error);
+        return false;
+      }
+    });
   }
 
   private noteUnmatched(kind: ExecutorReportKind, sent: readonly Key[], matched: readonly Key[]) {
@@ -490,11 +500,16 @@ function singleField(refused: RefusedReport): string | null {
   );
 }
 
-function isStorable(seq: number, content: string): boolean {
-  return (
-    Number.isInteger(seq) &&
-    seq >= 0 &&
-    Buffer.byteLength(content, 'utf8') <= maxLogChunkBytes &&
-    !content.includes('\u0000')
-  );
+/** The last `max` UTF-16 units of `text`, without the low half of a pair cut in two. */
+function lastChars(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(-max);
+  return /^[\uDC00-\uDFFF]/.test(cut) ? cut.slice(1) : cut;
+}
+
+/** The first `max` UTF-16 units of `text`, without the high half of a pair cut in two. */
+function firstChars(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }

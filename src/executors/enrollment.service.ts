@@ -37,7 +37,8 @@ export class EnrollmentService {
     integerInRange('expiresInSeconds', expiresInSeconds, 60, 30 * 86_400);
     return ctx.em.transactional(async (em) => {
       let group: ExecutorGroup | null = null;
-      if (groupId) {
+      // Omitted or null means no group; "" is a malformed id, which parseId refuses.
+      if (groupId !== null && groupId !== undefined) {
         group = await em.findOne(ExecutorGroup, { id: parseId('groupId', groupId) });
         if (!group) throw new NotFoundError('ExecutorGroup', groupId, 'groupId');
       }

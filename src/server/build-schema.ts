@@ -17,6 +17,7 @@ import { TaskLogLiveResolver } from '../task-logs/task-log-live.resolver.js';
 import { TaskLogResolver } from '../task-logs/task-log.resolver.js';
 import { TaskResolver } from '../tasks/task.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
+import { guardArguments } from './argument-guard.js';
 
 export const resolvers = [
   AuthResolver,
@@ -37,8 +38,8 @@ export const resolvers = [
 ] as const;
 
 /** The whole GraphQL schema; `npm run schema:emit` prints it to schema/schema.graphql. */
-export function buildGraphqlSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+export async function buildGraphqlSchema(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers,
     authChecker,
     validate: false,
@@ -47,4 +48,5 @@ export function buildGraphqlSchema(): Promise<GraphQLSchema> {
     // work across replicas); type-graphql still insists on a pub/sub, which stays unused.
     pubSub: createPubSub(),
   });
+  return guardArguments(schema);
 }

@@ -7,7 +7,6 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticate, noCredentials, type Credentials } from '../auth/authenticate.js';
 import type { KeyRing } from '../auth/signing-keys.js';
@@ -16,8 +15,10 @@ import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { RequestContext } from './context.js';
 import { createFormatError, isExpectedError } from './format-error.js';
+import { serveGraphqlWs } from './graphql-ws-server.js';
 import { depthLimitRule } from './query-limits.js';
 import type { Services } from './services.js';
+import { formattedErrors, limitedOperations } from './ws-operations.js';
 
 export interface HttpServerDeps {
   config: Config;
@@ -62,9 +63,15 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
     }
   };
 
-  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
+  const wsCleanup = serveGraphqlWs<Record<string, unknown>, SocketExtra>(
+    wsServer,
     {
       schema,
+      onSubscribe: limitedOperations(schema, {
+        maxDepth: config.maxQueryDepth,
+        maxTokens: config.maxQueryTokens,
+      }),
+      ...formattedErrors(logger),
       // A WebSocket authenticates once, when it connects: executor tokens are single-use, and
       // a refused token closes the socket with 4403 so the client stops and says why.
       onConnect: async (ctx) => {
@@ -84,7 +91,7 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
         services: deps.services,
       }),
     },
-    wsServer,
+    logger,
   );
 
   const apollo = new ApolloServer<RequestContext>({

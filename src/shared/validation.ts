@@ -19,6 +19,42 @@ export function optionalText(field: string, value: string, max: number): string 
   return trimmed;
 }
 
+/** Text PostgreSQL can store as given: no U+0000, and no lone surrogate (not UTF-8). */
+export function storableText(field: string, value: string): string {
+  const problem = textProblem(value);
+  if (problem) throw new ValidationError(field, `${field} ${problem}.`);
+  return value;
+}
+
+/** Why `value` cannot be stored as text, or null (for callers that refuse in their own words). */
+export function textProblem(value: string): string | null {
+  if (value.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  // With the `u` flag a surrogate pair is one code point; only a lone half matches.
+  if (/\p{Surrogate}/u.test(value)) {
+    return 'is not well-formed Unicode: it holds half of a surrogate pair (U+D800 to U+DFFF)';
+  }
+  return null;
+}
+
+const earliestInstant = Date.UTC(1970, 0, 1);
+const latestInstant = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * An instant from 1970 to 9999 (UTC): earlier or later means nothing to a scheduler, and year 0
+ * (valid RFC 3339) is outside what PostgreSQL stores as written.
+ */
+export function validInstant(field: string, value: Date): Date {
+  const time = value.getTime();
+  if (!(time >= earliestInstant && time <= latestInstant)) {
+    const given = Number.isNaN(time) ? 'an invalid date' : value.toISOString();
+    throw new ValidationError(
+      field,
+      `${field} must be an instant from 1970-01-01 to 9999-12-31 (UTC); got ${given}.`,
+    );
+  }
+  return value;
+}
+
 export function integerInRange(field: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(

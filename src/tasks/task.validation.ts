@@ -1,6 +1,12 @@
 import { validateCronExpression, validateTimeZone } from '../scheduler/cron.js';
 import { ValidationError } from '../shared/app-error.js';
-import { integerInRange, optionalText, parseId, requiredText } from '../shared/validation.js';
+import {
+  integerInRange,
+  optionalText,
+  parseId,
+  requiredText,
+  validInstant,
+} from '../shared/validation.js';
 import { FrequencyMode } from './frequency-mode.js';
 import type { RoutingStrategy } from './routing-strategy.js';
 import type { MisfirePolicy, OverlapPolicy, RetryBackoff } from './schedule-policies.js';
@@ -134,8 +140,8 @@ const validators: {
   retryMaxIntervalSeconds: (value, field) => integerInRange(field, value, 1, 604_800),
   priority: (value, field) => integerInRange(field, value, -1000, 1000),
   maxWaitSeconds: (value, field) => integerInRange(field, value, 1, 604_800),
-  activeFrom: (value) => value,
-  activeUntil: (value) => value,
+  activeFrom: (value, field) => validInstant(field, value),
+  activeUntil: (value, field) => validInstant(field, value),
   isEnabled: (value) => value,
 };
 

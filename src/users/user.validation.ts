@@ -1,9 +1,16 @@
 import { ValidationError } from '../shared/app-error.js';
 import { optionalText } from '../shared/validation.js';
 
+const usernameShape = /^[A-Za-z0-9_.-]{3,64}$/;
+
+/** Whether `value` could be a username (what validUsername accepts, untrimmed). */
+export function isUsernameShaped(value: string): boolean {
+  return usernameShape.test(value);
+}
+
 export function validUsername(field: string, value: string): string {
   const trimmed = value.trim();
-  if (!/^[A-Za-z0-9_.-]{3,64}$/.test(trimmed)) {
+  if (!isUsernameShaped(trimmed)) {
     throw new ValidationError(field, `${field} must be 3 to 64 letters, digits, "_", "." or "-".`);
   }
   return trimmed;

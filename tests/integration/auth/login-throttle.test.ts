@@ -58,4 +58,35 @@ describe('failed logins are rate-limited', () => {
     });
     expect(limited.message).toMatch(/Too many failed logins/);
   });
+
+  it('answers an impossible username as any wrong login, and still counts it', async () => {
+    const connection = server.app.orm.em.fork().getConnection();
+    await connection.execute(
+      `update login_throttles set window_started_at = now() - interval '1 hour'`,
+    );
+    for (const username of ['u'.repeat(201), 'u'.repeat(1 << 20)]) {
+      for (let i = 0; i < 3; i++) {
+        const error = await server.anonymous.error(LoginDocument, {
+          username,
+          password: 'wrong-password',
+        });
+        expect(error).toMatchObject({
+          message: 'Wrong username or password.',
+          extensions: { code: 'UNAUTHENTICATED' },
+        });
+      }
+      const limited = await server.anonymous.error(LoginDocument, {
+        username,
+        password: 'wrong-password',
+      });
+      expect(limited.message).toMatch(/Too many failed logins/);
+    }
+    const keys = await connection.execute<{ key: string; failures: number }[]>(
+      `select key, failures from login_throttles where key like 'user:sha256:%' order by key`,
+    );
+    expect(keys).toEqual([
+      { key: expect.stringMatching(/^user:sha256:[0-9a-f]{64}$/), failures: 3 },
+      { key: expect.stringMatching(/^user:sha256:[0-9a-f]{64}$/), failures: 3 },
+    ]);
+  });
 });

@@ -46,6 +46,20 @@ describe('login, refresh and logout', () => {
     expect(unknown.message).toBe(wrong.message);
   });
 
+  it('refuses a username with NUL as malformed text, the same for every name', async () => {
+    const errors = await Promise.all(
+      [`${adminUsername}\u0000`, 'nobody-here\u0000'].map((username) =>
+        server.anonymous.error(LoginDocument, { username, password: 'not-it-at-all' }),
+      ),
+    );
+    for (const error of errors) {
+      expect(error).toMatchObject({
+        message: 'username must not contain the NUL character (U+0000).',
+        extensions: { code: 'BAD_USER_INPUT', field: 'username' },
+      });
+    }
+  });
+
   it('rotates refresh tokens: the new one works, the used one does not', async () => {
     const { login } = await server.anonymous.data(LoginDocument, {
       username: adminUsername,

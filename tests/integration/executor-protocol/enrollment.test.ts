@@ -114,4 +114,23 @@ describe('executor enrollment', () => {
       'NOT_FOUND',
     );
   });
+
+  it('refuses an empty group id instead of issuing a token without a group', async () => {
+    const tokens = async () =>
+      (
+        await server.app.orm.em
+          .fork()
+          .getConnection()
+          .execute<{ count: string }[]>('select count(*) from enrollment_tokens')
+      )[0]!.count;
+    const before = await tokens();
+    const error = await admin.error(CreateEnrollmentTokenDocument, { groupId: '' });
+    expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'groupId' });
+    expect(await tokens()).toBe(before);
+    // Omitted and null still mean "no group".
+    const { createEnrollmentToken } = await admin.data(CreateEnrollmentTokenDocument, {
+      groupId: null,
+    });
+    expect(createEnrollmentToken.groupId).toBeNull();
+  });
 });

@@ -178,6 +178,83 @@ describe('submitExecutorReports: many reports in one call', () => {
     await executor.close();
   });
 
+  it('refuses, report by report, what it cannot store, and applies the rest', async () => {
+    const { executor, run } = await executorWithTask(server, admin);
+    const feed = executor.assignments();
+    const good = await run();
+    const bad = await run();
+    await feed.atLeast(2);
+    const finished = (changes: object) => ({
+      instanceId: bad,
+      attempt: 1,
+      status: 'ABNORMAL_ENDING' as const,
+      finishedAt: now(),
+      ...changes,
+    });
+    const { submitExecutorReports } = await executor.data(SubmitExecutorReportsDocument, {
+      input: {
+        started: [
+          { instanceId: good, attempt: 1, startedAt: now() },
+          { instanceId: bad, attempt: 1, startedAt: '0000-01-01T00:00:00Z' },
+        ],
+        logs: [
+          {
+            instanceId: good,
+            attempt: 1,
+            chunks: [
+              { seq: 0, stream: 'STDOUT', content: 'kept\n', emittedAt: now() },
+              { seq: 1, stream: 'STDOUT', content: 'half \ud800 pair', emittedAt: now() },
+              { seq: 2, stream: 'STDOUT', content: 'nul\u0000byte', emittedAt: now() },
+              { seq: 3, stream: 'STDOUT', content: 'year 0', emittedAt: '0000-01-01T00:00:00Z' },
+            ],
+          },
+        ],
+        finished: [
+          {
+            instanceId: good,
+            attempt: 1,
+            status: 'FINISHED',
+            exitCode: 0,
+            durationMs: 5,
+            finishedAt: now(),
+            result: 'done \ud83d\ude00',
+          },
+          finished({ result: 'nul\u0000byte' }),
+          finished({ statusReason: 'x\udc00y' }),
+          finished({ durationMs: -1 }),
+          finished({ exitCode: -1 }),
+          finished({ exitCode: 600 }),
+          finished({ finishedAt: '0000-01-01T00:00:00Z' }),
+        ],
+      },
+    });
+    expect(
+      submitExecutorReports.refused.map((r) => [r.kind, r.instanceId, r.code, r.field]),
+    ).toEqual([
+      ['STARTED', bad, 'BAD_USER_INPUT', 'input.started[1].startedAt'],
+      ['LOGS', good, 'BAD_USER_INPUT', 'input.logs[0].chunks[1]'],
+      ['LOGS', good, 'BAD_USER_INPUT', 'input.logs[0].chunks[2]'],
+      ['LOGS', good, 'BAD_USER_INPUT', 'input.logs[0].chunks[3]'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[1].result'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[2].statusReason'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[3].durationMs'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[4].exitCode'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[5].exitCode'],
+      ['FINISHED', bad, 'BAD_USER_INPUT', 'input.finished[6].finishedAt'],
+    ]);
+    const messages = submitExecutorReports.refused.map((r) => r.message);
+    expect(messages[1]).toMatch(/well-formed Unicode/);
+    expect(messages[2]).toMatch(/NUL character/);
+    expect(messages[3]).toMatch(/1970-01-01 to 9999-12-31/);
+    expect(messages[7]).toMatch(/exit code \(0 to 255\), an HTTP status \(100 to 599\) or null/);
+    expect(submitExecutorReports.storedLogChunks).toBe(1);
+    expect(await statusOf(good)).toMatchObject({ status: 'FINISHED', exitCode: 0 });
+    expect(await logsOf(good)).toEqual(['0:kept\n']);
+    expect(await statusOf(bad)).toMatchObject({ status: 'DISPATCHED', exitCode: null });
+    feed.dispose();
+    await executor.close();
+  });
+
   it('refuses an oversized batch as a whole', async () => {
     const { executor } = await executorWithTask(server, admin);
     const acknowledged = Array.from({ length: 1001 }, () => ({ instanceId: '1', attempt: 1 }));

@@ -10,7 +10,7 @@ import {
   TaskInstanceLogsDocument,
   TaskLogAppendedDocument,
 } from '../../generated/graphql.js';
-import type { GraphqlClient } from '../../helpers/graphql-client.js';
+import { GraphqlClient } from '../../helpers/graphql-client.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
 import { record, wsClient } from '../../helpers/ws-client.js';
 import { executorWithTask } from './fixtures.js';
@@ -147,6 +147,64 @@ describe('assignments and reports', () => {
     expect(taskInstance.logs.nodes.map((l) => l.seq)).toEqual([0, 2]);
     feed.dispose();
     await executor.close();
+  });
+
+  it('refuses a finished report it cannot store, naming the field, and changes nothing', async () => {
+    const { executor, run } = await executorWithTask(server, admin);
+    const feed = executor.assignments();
+    const instanceId = await run();
+    await feed.atLeast(1);
+    const report = { instanceId, attempt: 1, status: 'FINISHED' as const, finishedAt: now() };
+    for (const [changes, field, message] of [
+      [{ durationMs: -1 }, 'input.durationMs', /from 0 to 2147483647; got -1/],
+      [{ exitCode: -1 }, 'input.exitCode', /exit code \(0 to 255\)/],
+      [{ exitCode: 100_000 }, 'input.exitCode', /got 100000/],
+      [{ result: 'nul\u0000byte' }, 'input.result', /NUL character/],
+      [{ statusReason: 'x\ud800y' }, 'input.statusReason', /well-formed Unicode/],
+      [{ finishedAt: '0000-01-01T00:00:00Z' }, 'input.finishedAt', /1970-01-01 to 9999-12-31/],
+    ] as const) {
+      const result = await executor.call(ReportTaskFinishedDocument, {
+        input: { ...report, ...changes },
+      });
+      expect(result.errors?.[0]?.extensions, field).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field,
+      });
+      expect(result.errors?.[0]?.message).toMatch(message);
+    }
+    const { taskInstance } = await admin.data(TaskInstanceDocument, { id: instanceId });
+    expect(taskInstance).toMatchObject({ status: 'DISPATCHED', exitCode: null });
+    // A run killed by a signal has no exit code: null is fine.
+    const { reportTaskFinished } = await executor.data(ReportTaskFinishedDocument, {
+      input: { ...report, status: 'ABNORMAL_ENDING', exitCode: null, durationMs: 0 },
+    });
+    expect(reportTaskFinished).toMatchObject({ status: 'ABNORMAL_ENDING', exitCode: null });
+    feed.dispose();
+    await executor.close();
+  });
+
+  it('refuses a heartbeat load that is not a finite number of 0 or more', async () => {
+    const { executor } = await executorWithTask(server, admin);
+    const negative = await executor.call(ExecutorHeartbeatDocument, {
+      input: { runningInstanceIds: [], load: -1 },
+    });
+    expect(negative.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.load',
+    });
+    // JSON cannot carry 1e400, but an inline literal can: graphql-js reads it as Infinity.
+    const client = new GraphqlClient(server.anonymous.url, await executor.token());
+    const infinite = await client.raw(
+      'mutation { executorHeartbeat(input: { runningInstanceIds: [], load: 1e400 }) { serverTime } }',
+    );
+    expect(infinite.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.load',
+    });
+    const fine = await executor.call(ExecutorHeartbeatDocument, {
+      input: { runningInstanceIds: [], load: 0.5 },
+    });
+    expect(fine.errors).toBeUndefined();
   });
 
   it('replays unacknowledged assignments on resubscribe, and not acknowledged ones', async () => {

@@ -51,6 +51,17 @@ describe('task input validation', () => {
     ['a tag over 100', { tag: 't'.repeat(101) }, 'tag', /100/],
     ['a malformed binding id', { bindingIds: ['abc'] }, 'bindingIds', /positive integer id/],
     ['a binding listed twice', { bindingIds: ['1', '1'] }, 'bindingIds', /twice/],
+    ['a name with NUL', { name: 'nul\u0000byte' }, 'name', /NUL character/],
+    ['a command with NUL', { command: 'echo \u0000' }, 'command', /NUL character/],
+    ['expectedOutput with NUL', { expectedOutput: '\u0000' }, 'expectedOutput', /NUL/],
+    ['a tag with a lone surrogate', { tag: 'x\ud800y' }, 'tag', /well-formed Unicode/],
+    [
+      'activeFrom in year 0',
+      { activeFrom: '0000-01-01T00:00:00Z' },
+      'activeFrom',
+      /from 1970-01-01 to 9999-12-31 \(UTC\); got 0000-01-01T00:00:00.000Z/,
+    ],
+    ['activeUntil before 1970', { activeUntil: '1969-07-20T20:17:00Z' }, 'activeUntil', /1970/],
   ])(
     'refuses %s (BAD_USER_INPUT on input.%s) and creates nothing',
     async (_, input, field, message) => {
@@ -81,6 +92,9 @@ describe('task input validation', () => {
       { name: 'renamed', bindingIds: ['424242'] },
       { name: 'renamed', frequency: 'TIMES' },
       { name: 'renamed', timeZone: 'Europe/Atlantis' },
+      { name: 'renamed', activeFrom: '0000-01-01T00:00:00Z' },
+      { name: 'renamed', description: 'nul\u0000byte' },
+      { name: 'renamed', command: 'x\udfffy' },
     ];
     for (const input of attempts) {
       const error = await admin.error(UpdateTaskDocument, { id: createTask.id, input });
