@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { decodeJwt, errors, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../shared/app-error.js';
@@ -47,7 +47,7 @@ export async function verifyExecutorToken(
 
   let payload;
   try {
-    ({ payload } = await jwtVerify(token, createPublicKey(executor.public_key), {
+    ({ payload } = await jwtVerify(token, publicKeyOf(executor.public_key), {
       audience: executorAudience,
       algorithms: ['RS256'],
       requiredClaims: ['exp', 'iat', 'jti', 'sub'],
@@ -78,4 +78,22 @@ export async function verifyExecutorToken(
   if (fresh.length === 0)
     throw new UnauthenticatedError('This executor token was used before (replay).');
   return { executorId, name: executor.name };
+}
+
+/** Parsed executor keys by PEM: every report and heartbeat verifies a token. */
+const parsedKeys = new Map<string, KeyObject>();
+const maxParsedKeys = 10_000;
+
+/**
+ * Parsing a PEM key costs more than verifying a signature with it. Keyed by the PEM itself, so
+ * a re-keyed executor simply gets a new entry.
+ */
+function publicKeyOf(pem: string): KeyObject {
+  let key = parsedKeys.get(pem);
+  if (!key) {
+    key = createPublicKey(pem);
+    if (parsedKeys.size >= maxParsedKeys) parsedKeys.delete(parsedKeys.keys().next().value!);
+    parsedKeys.set(pem, key);
+  }
+  return key;
 }
