@@ -111,16 +111,17 @@ async function main(postgres: BenchPostgres): Promise<void> {
         }
       });
       const oursMedian = median(ours.map((r) => r.instancesPerSecond));
-      const theirsMedian = median(theirs.map((r) => r.jobsPerSecond));
+      const theirsMedian = Math.round(median(theirs.map((r) => r.jobsPerSecond)));
       results[`throughput_${variant}`] = {
         graphcron: { medianPerSecond: oursMedian, runs: ours },
         graphileWorker: { medianPerSecond: theirsMedian, runs: theirs },
         ratio: round(oursMedian / theirsMedian, 2),
       };
+      save(conditions, rows, results, false);
       rows.push([
         `throughput, ${variant === 'noop' ? 'no-op (executor --dry-run)' : 'SHELL `true`'}, ${sizes.instances} runs (runs/s; db tx/s)`,
         `${oursMedian} (${median(ours.map((r) => r.databaseTransactionsPerSecond))} tx/s)`,
-        `${theirsMedian} (${median(theirs.map((r) => r.databaseTransactionsPerSecond))} tx/s)`,
+        `${theirsMedian} (${Math.round(median(theirs.map((r) => r.databaseTransactionsPerSecond)))} tx/s)`,
         ratio(oursMedian, theirsMedian),
         variant === 'noop' ? '≥ 2,000/s and ≥ graphile-worker' : '',
       ]);
@@ -176,12 +177,15 @@ async function main(postgres: BenchPostgres): Promise<void> {
       rows.push([
         `latency at ${rate}/s, commit → started p50 / p95 / p99 / max (ms)`,
         `${oursAtRate.p50Ms} / ${oursAtRate.p95Ms} / ${oursAtRate.p99Ms} / ${oursAtRate.maxMs}`,
-        `${theirsAtRate.p50Ms} / ${theirsAtRate.p95Ms} / ${theirsAtRate.p99Ms} / ${theirsAtRate.maxMs}`,
+        [theirsAtRate.p50Ms, theirsAtRate.p95Ms, theirsAtRate.p99Ms, theirsAtRate.maxMs]
+          .map((v) => round(v, 1))
+          .join(' / '),
         `p99 ${ratio(oursAtRate.p99Ms, theirsAtRate.p99Ms)}`,
         rate === 500 ? 'p99 ≤ 25 ms' : '',
       ]);
     }
     results.latency = byRate;
+    save(conditions, rows, results, false);
   }
 
   if (workloads.has('cron')) {
@@ -196,6 +200,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
     );
     const chosen = medianRun(ours, (r) => r.startSkew.p99Ms);
     results.cronPrecision = { median: chosen, runs: ours };
+    save(conditions, rows, results, false);
     rows.push([
       `cron: ${sizes.cronTasks} tasks every second for ${sizes.cronSeconds} s, start skew p50 / p99 / max (ms); missed; duplicated`,
       `${chosen.startSkew.p50Ms} / ${chosen.startSkew.p99Ms} / ${chosen.startSkew.maxMs}; ${Math.max(...ours.map((r) => r.missedFires))}; ${Math.max(...ours.map((r) => r.duplicateFires))}`,
@@ -216,6 +221,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
     );
     const chosen = medianRun(ours, (r) => r.allStartedSeconds);
     results.thunderingHerd = { median: chosen, runs: ours };
+    save(conditions, rows, results, false);
     rows.push([
       `thundering herd: ${sizes.herdTasks} tasks due the same second, all started after (s)`,
       `${chosen.allStartedSeconds} (all fired after ${chosen.allFiredSeconds})`,
@@ -236,6 +242,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
     );
     const chosen = medianRun(ours, (r) => r.rssPerConnectionKb);
     results.executorScale = { median: chosen, runs: ours };
+    save(conditions, rows, results, false);
     rows.push([
       `${sizes.connections} executor connections: server RSS per connection; idle CPU; pushes/s`,
       `${chosen.rssPerConnectionKb} KB; ${chosen.idleServerCores} cores; ${median(ours.map((r) => r.pushesPerSecond))}/s`,
@@ -245,23 +252,36 @@ async function main(postgres: BenchPostgres): Promise<void> {
     ]);
   }
 
+  save(conditions, rows, results, true);
+}
+
+/**
+ * Writes bench/results/latest.json (after every workload, so a long run's finished workloads
+ * are kept if a later one fails); prints the table at the end.
+ */
+function save(
+  conditions: Record<string, unknown> & { cpus: number; cpuModel: string; memoryGb: number },
+  rows: Row[],
+  results: Record<string, unknown>,
+  isComplete: boolean,
+): void {
   const table = [
     '| workload | graphcron | graphile-worker | graphcron / graphile-worker | target |',
     '|---|---|---|---|---|',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
   const conditionsLine =
-    `${conditions.cpus} × ${conditions.cpuModel}, ${conditions.memoryGb} GB; Node ${conditions.node}; ` +
-    `PostgreSQL ${conditions.postgresVersion} (${conditions.source}) on the same machine, ` +
-    `synchronous_commit=${conditions.synchronousCommit}, fsync=${conditions.fsync}; ${executors} executor processes × capacity ${capacity} ` +
-    `(graphile-worker: ${executors} worker processes × concurrency ${capacity}); medians of ${runs} run(s).`;
-  console.log(`\n${table}\n\n${conditionsLine}`);
+    `${conditions.cpus} × ${conditions.cpuModel}, ${conditions.memoryGb} GB; Node ${String(conditions.node)}; ` +
+    `PostgreSQL ${String(conditions.postgresVersion)} (${String(conditions.source)}) on the same machine, ` +
+    `synchronous_commit=${String(conditions.synchronousCommit)}, fsync=${String(conditions.fsync)}; ` +
+    `${executors} executor processes × capacity ${capacity} (cron and herd: ${scheduleCapacity}); ` +
+    `graphile-worker: ${executors} worker processes × concurrency ${capacity}; medians of ${runs} run(s).`;
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(
     'bench/results/latest.json',
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), conditions, conditionsLine, table, results }, null, 2)}\n`,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), isComplete, conditions, conditionsLine, table, results }, null, 2)}\n`,
   );
-  console.log('\nwrote bench/results/latest.json');
+  if (isComplete) console.log(`\n${table}\n\n${conditionsLine}\n\nwrote bench/results/latest.json`);
 }
 
 const postgres = await startBenchPostgres();
