@@ -65,6 +65,13 @@ export async function startExecutor(
     intervalMs: config.heartbeatIntervalMs,
     activeInstanceIds: () => work.activeInstanceIds(),
     onAbandoned: (instanceIds) => void work.abandon(instanceIds),
+    // After an outage the subscription and the sender may be deep in their backoff; the
+    // subscription is the only way work arrives, so without this the executor would count as
+    // online for up to a whole backoff wait while it cannot receive any.
+    onReachable: () => {
+      subscription.retryNow();
+      sender.nudge();
+    },
     logger,
   });
   const subscription = new AssignmentSubscription({

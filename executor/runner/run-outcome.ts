@@ -1,5 +1,6 @@
 import type { LogChunkInput, TaskInstanceStatus } from '../generated/graphql.js';
 import type { ExecutorAssignment } from '../work/executor-message.js';
+import type { ProcessGroupIdentity } from './process-group.js';
 
 /** The statuses an executor may report at the end of a run. */
 export type FinalStatus = Extract<
@@ -33,6 +34,11 @@ export interface RunContext {
   readonly killGraceMs: number;
   /** SHELL: where commands run without a working directory of their own. */
   readonly defaultWorkingDirectory: string;
+  /**
+   * SHELL: the process group the command runs in, as soon as it exists: whoever outlives a crash
+   * of this process (the run journal) needs it to stop the command.
+   */
+  readonly onProcessGroup?: (group: ProcessGroupIdentity) => void;
 }
 
 export function errorMessage(error: unknown): string {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { LogChunker } from './log-chunker.js';
 import { OutputRecord } from './output-record.js';
-import { terminateGroup } from './process-group.js';
+import { identifyProcessGroup, terminateGroup } from './process-group.js';
 import { errorMessage, type RunContext, type RunHandle, type RunOutcome } from './run-outcome.js';
 
 /**
@@ -72,6 +72,8 @@ export function startShellRun(context: RunContext): RunHandle {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Now, before the event loop runs: see identifyProcessGroup.
+    if (child.pid !== undefined) context.onProcessGroup?.(identifyProcessGroup(child.pid));
     child.stdout.on('data', (data: Buffer) => chunker.write('STDOUT', data));
     child.stderr.on('data', (data: Buffer) => chunker.write('STDERR', data));
 

@@ -27,4 +27,9 @@ export class Wakeup {
     if (this.pending) this.pending();
     else this.isSignalled = true;
   }
+
+  /** Forgets a wake() that no wait has taken yet (what it asked for happened meanwhile). */
+  clear(): void {
+    this.isSignalled = false;
+  }
 }

@@ -8,12 +8,31 @@ import {
 } from '../generated/graphql.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs, type BackoffOptions } from '../shared/backoff.js';
+import { Wakeup } from '../shared/wakeup.js';
 import type { ExecutorMessage } from '../work/executor-message.js';
 
 /** Close code with which the server refuses an executor's token (graphql-ws Forbidden). */
 export const refusedCloseCode = 4403;
 /** This many refusals in a row mean the key is not (or no longer) accepted: give up. */
 export const refusalsBeforeGivingUp = 3;
+/**
+ * The longest wait between two connection attempts. Shorter than the general backoff: while the
+ * subscription is down the executor gets no work, although the server may count it online.
+ */
+export const maxReconnectDelayMs = 5_000;
+/**
+ * A WebSocket that has not opened by then is given up: where a cut network drops packets rather
+ * than refusing them, a connection attempt would otherwise hang for the system's TCP timeout
+ * (minutes on Linux).
+ */
+const openingTimeoutMs = 10_000;
+/** retryNow() gives up an attempt still opening after this long: it began before the restore. */
+const staleOpeningMs = 1_000;
+
+/** The wait before the next connection attempt after `consecutiveFailures` failed ones. */
+export function reconnectDelayMs(consecutiveFailures: number, backoff?: BackoffOptions): number {
+  return backoffDelayMs(consecutiveFailures, { maxMs: maxReconnectDelayMs, ...backoff });
+}
 
 export interface AssignmentSubscriptionOptions {
   /** `ws(s)://host:port/graphql`. */
@@ -28,6 +47,7 @@ export interface AssignmentSubscriptionOptions {
   logger: Logger;
   /** Ping interval; a missing pong within the same time closes the socket to reconnect. */
   keepAliveMs?: number;
+  /** Between connection attempts; the default is capped at `maxReconnectDelayMs`. */
   backoff?: BackoffOptions;
 }
 
@@ -59,14 +79,23 @@ function describe(error: unknown): string {
  * The one `executorAssignments` subscription of this executor, kept alive: graphql-ws reconnects
  * after a lost socket (a fresh token each attempt), and anything it treats as fatal (a server
  * error close, the subscription ending) starts a new client after a backoff. Only repeated 4403
- * refusals stop it for good.
+ * refusals stop it for good. Whoever learns that the server is reachable again (a heartbeat got
+ * through) calls retryNow() to cut the backoff short.
  */
 export class AssignmentSubscription {
   private client: Client | undefined;
   private unsubscribe: (() => void) | undefined;
   private consecutiveRefusals = 0;
+  /** Subscriptions that failed in a row (each followed by a new client). */
   private consecutiveFailures = 0;
+  /** Connection attempts of the current client that failed in a row. */
+  private reconnectWaits = 0;
+  /** Ends the wait between two connection attempts early. */
+  private readonly retrySignal = new Wakeup();
   private restartTimer: NodeJS.Timeout | undefined;
+  /** The last WebSocket created, and when: retryNow() gives it up if it is stuck opening. */
+  private opening: { socket: WebSocket; since: number } | undefined;
+  private isConnected = false;
   private isStopped = true;
 
   constructor(private readonly options: AssignmentSubscriptionOptions) {}
@@ -74,13 +103,45 @@ export class AssignmentSubscription {
   start(): void {
     if (!this.isStopped) return;
     this.isStopped = false;
+    this.retrySignal.clear();
     this.subscribe();
+  }
+
+  /**
+   * The server is reachable again: if the subscription is down, try to connect now rather than
+   * at the end of the backoff, which starts over. Harmless while connected.
+   */
+  retryNow(): void {
+    if (this.isStopped || this.isConnected) return;
+    this.reconnectWaits = 0;
+    this.consecutiveFailures = 0;
+    if (this.restartTimer !== undefined) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+      this.options.logger.info('the server is reachable again; subscribing now');
+      this.subscribe();
+      return;
+    }
+    this.options.logger.info('the server is reachable again; reconnecting now');
+    const { opening } = this;
+    if (
+      opening?.socket.readyState === WebSocket.CONNECTING &&
+      Date.now() - opening.since >= staleOpeningMs
+    ) {
+      // Its close makes graphql-ws retry, and the wake below skips that wait.
+      opening.socket.terminate();
+    }
+    // Ends the wait in progress, or else the next one (an attempt is under way).
+    this.retrySignal.wake();
   }
 
   /** Ends the subscription and closes the socket; no reconnect follows. */
   async stop(): Promise<void> {
     this.isStopped = true;
     clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    // A wait in progress ends; graphql-ws then sees no subscription left and stops retrying.
+    this.retrySignal.wake();
     const { client, unsubscribe } = this;
     this.client = undefined;
     this.unsubscribe = undefined;
@@ -98,9 +159,21 @@ export class AssignmentSubscription {
     const keepAliveMs = this.options.keepAliveMs ?? 10_000;
     let activeSocket: WebSocket | undefined;
     let pongTimer: NodeJS.Timeout | undefined;
+    const noteOpening = (socket: WebSocket): void => {
+      this.opening = { socket, since: Date.now() };
+    };
+    // graphql-ws constructs sockets as `new impl(url, protocol)`: a subclass adds the opening
+    // timeout and lets retryNow() see the attempt in progress.
+    class TrackedWebSocket extends WebSocket {
+      constructor(address: string | URL, protocols?: string | string[]) {
+        super(address, protocols, { handshakeTimeout: openingTimeoutMs });
+        noteOpening(this);
+      }
+    }
+    this.reconnectWaits = 0;
     const client = createClient({
       url: this.options.url,
-      webSocketImpl: WebSocket,
+      webSocketImpl: TrackedWebSocket,
       lazy: true,
       retryAttempts: Infinity,
       connectionAckWaitTimeout: 15_000,
@@ -108,10 +181,12 @@ export class AssignmentSubscription {
       connectionParams: async () => ({
         authorization: `Bearer ${await this.options.signToken()}`,
       }),
-      retryWait: async (retries) => {
-        await new Promise((resolve) =>
-          setTimeout(resolve, backoffDelayMs(retries + 1, this.options.backoff)),
-        );
+      // Our own count rather than graphql-ws's `retries`, so that retryNow() can start it over.
+      retryWait: async () => {
+        this.reconnectWaits += 1;
+        const delayMs = reconnectDelayMs(this.reconnectWaits, this.options.backoff);
+        logger.debug('waiting to reconnect', { retryInMs: delayMs });
+        await this.retrySignal.wait(delayMs);
       },
       shouldRetry: (error) => {
         if (closeCodeOf(error) === refusedCloseCode) {
@@ -125,8 +200,11 @@ export class AssignmentSubscription {
       on: {
         connected: (socket) => {
           activeSocket = socket as WebSocket;
+          this.isConnected = true;
           this.consecutiveRefusals = 0;
           this.consecutiveFailures = 0;
+          this.reconnectWaits = 0;
+          this.retrySignal.clear(); // A retryNow() during the successful attempt is done.
           this.options.onConnected();
         },
         ping: (received) => {
@@ -140,7 +218,10 @@ export class AssignmentSubscription {
         pong: (received) => {
           if (received) clearTimeout(pongTimer);
         },
-        closed: () => clearTimeout(pongTimer),
+        closed: () => {
+          clearTimeout(pongTimer);
+          if (this.client === client) this.isConnected = false;
+        },
       },
     });
     this.client = client;
@@ -164,17 +245,21 @@ export class AssignmentSubscription {
     void client.dispose();
     this.client = undefined;
     this.unsubscribe = undefined;
+    this.isConnected = false;
     if (this.consecutiveRefusals >= refusalsBeforeGivingUp) {
       this.isStopped = true;
       this.options.onRefused();
       return;
     }
     this.consecutiveFailures += 1;
-    const delayMs = backoffDelayMs(this.consecutiveFailures, this.options.backoff);
+    const delayMs = reconnectDelayMs(this.consecutiveFailures, this.options.backoff);
     this.options.logger.warn('the subscription failed; starting over', {
       reason: describe(error),
       retryInMs: delayMs,
     });
-    this.restartTimer = setTimeout(() => this.subscribe(), delayMs);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.subscribe();
+    }, delayMs);
   }
 }

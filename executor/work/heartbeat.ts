@@ -11,6 +11,11 @@ export interface HeartbeatOptions {
   activeInstanceIds: () => string[];
   /** Called with the instances the server no longer wants this executor to run. */
   onAbandoned: (instanceIds: string[]) => void;
+  /**
+   * Called when a heartbeat is accepted after one or more failed: the server is reachable again,
+   * and whatever waits out a backoff to reach it should stop waiting.
+   */
+  onReachable?: () => void;
   logger: Logger;
 }
 
@@ -52,8 +57,11 @@ export class Heartbeat {
       const { executorHeartbeat } = await this.options.client.request(ExecutorHeartbeatDocument, {
         input: { runningInstanceIds: this.options.activeInstanceIds(), load: loadavg()[0] ?? null },
       });
-      if (this.isFailing) logger.info('heartbeats are accepted again');
-      this.isFailing = false;
+      if (this.isFailing) {
+        logger.info('heartbeats are accepted again');
+        this.isFailing = false;
+        this.options.onReachable?.();
+      }
       if (executorHeartbeat.abandonedInstanceIds.length > 0) {
         this.options.onAbandoned(executorHeartbeat.abandonedInstanceIds);
       }

@@ -2,11 +2,17 @@ import type { Logger } from '../logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { runKeyString, type Report, type RunKey } from '../outbox/report.js';
 import { startHttpRun } from '../runner/http-runner.js';
-import type { RunContext, RunHandle, RunOutcome } from '../runner/run-outcome.js';
+import { leftoverGroupStates, terminateGroups } from '../runner/process-group.js';
+import {
+  errorMessage,
+  type RunContext,
+  type RunHandle,
+  type RunOutcome,
+} from '../runner/run-outcome.js';
 import { startDryRun } from '../runner/dry-runner.js';
 import { startShellRun } from '../runner/shell-runner.js';
 import type { ExecutorAssignment } from './executor-message.js';
-import type { RunJournal } from './run-journal.js';
+import type { JournalEntry, RunJournal } from './run-journal.js';
 
 /** How many finished runs are remembered to recognise a replayed assignment. */
 const rememberedFinishedRuns = 10_000;
@@ -53,10 +59,17 @@ export class WorkManager {
 
   /**
    * Picks up what an earlier process of this executor left in the journal: queued runs are run,
-   * runs that had started are reported ABNORMAL_ENDING (nobody knows how they ended).
+   * runs that had started are reported ABNORMAL_ENDING (nobody knows how they ended), once what
+   * they left running is stopped: their commands run detached, so a crash of the executor leaves
+   * them running, and the server has meanwhile given their work to another attempt.
    */
   async recover(): Promise<void> {
-    for (const { assignment, startedAt } of await this.options.journal.entries()) {
+    const entries = await this.options.journal.entries();
+    const leftovers = await this.stopLeftovers(
+      entries.filter(({ startedAt }) => startedAt !== null),
+    );
+    for (const entry of entries) {
+      const { assignment, startedAt } = entry;
       const key = runKeyString(assignment);
       if (startedAt === null) {
         this.options.logger.info('resuming a run accepted before a restart', { run: key });
@@ -65,6 +78,7 @@ export class WorkManager {
         continue;
       }
       this.options.logger.warn('a run was in progress when the executor stopped', { run: key });
+      const stopped = leftovers.get(entry) ?? '';
       await this.report({
         type: 'finished',
         input: {
@@ -72,7 +86,7 @@ export class WorkManager {
           attempt: assignment.attempt,
           status: 'ABNORMAL_ENDING',
           finishedAt: new Date().toISOString(),
-          statusReason: `the executor stopped while this run was in progress (started ${startedAt}); its outcome is unknown`,
+          statusReason: `the executor stopped while this run was in progress (started ${startedAt}); its outcome is unknown${stopped}`,
         },
       });
       await this.options.journal.remove(assignment);
@@ -199,6 +213,9 @@ export class WorkManager {
     const { assignment } = entry;
     const run: RunKey = { instanceId: assignment.instanceId, attempt: assignment.attempt };
     const startedAt = new Date();
+    // Durations from the monotonic clock: a wall-clock step during a run must not make one
+    // negative (the server refuses those).
+    const startedAtMonotonic = performance.now();
     await this.options.journal
       .write({ assignment, startedAt: startedAt.toISOString() })
       .catch((error: unknown) =>
@@ -210,6 +227,15 @@ export class WorkManager {
       onChunk: (chunk) => void this.report({ type: 'logChunk', run, chunk }),
       killGraceMs: this.options.killGraceMs,
       defaultWorkingDirectory: this.options.defaultWorkingDirectory,
+      onProcessGroup: (processGroup) =>
+        void this.options.journal
+          .write({ assignment, startedAt: startedAt.toISOString(), processGroup })
+          .catch((error: unknown) =>
+            this.options.logger.error('cannot journal the process group of a run', {
+              run: key,
+              error,
+            }),
+          ),
     };
     this.options.logger.info('run started', { run: key, kind: assignment.kind });
     entry.handle = this.options.isDryRun
@@ -233,7 +259,7 @@ export class WorkManager {
         status: outcome.status,
         exitCode: outcome.exitCode,
         finishedAt: finishedAt.toISOString(),
-        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        durationMs: Math.round(performance.now() - startedAtMonotonic),
         result: outcome.result,
         statusReason: outcome.statusReason,
       },
@@ -241,6 +267,74 @@ export class WorkManager {
     await this.options.journal.remove(run).catch(() => undefined);
     this.active.delete(key);
     this.rememberFinished(key);
+  }
+
+  /**
+   * Ends the process groups that runs of an earlier process left behind and that still run
+   * (TERM, then KILL after the grace), all at once: each may take the whole grace. Resolves with
+   * the words each run's report adds about it.
+   */
+  private async stopLeftovers(
+    entries: readonly JournalEntry[],
+  ): Promise<Map<JournalEntry, string>> {
+    const { logger, killGraceMs } = this.options;
+    const words = new Map<JournalEntry, string>();
+    const journaled = entries.flatMap((entry) =>
+      entry.processGroup
+        ? [
+            {
+              entry,
+              group: entry.processGroup,
+              fields: { run: runKeyString(entry.assignment), group: entry.processGroup.groupId },
+            },
+          ]
+        : [],
+    );
+    const cannotStop = (leftovers: typeof journaled, error: unknown): void => {
+      for (const { entry, group, fields } of leftovers) {
+        logger.error('cannot stop the leftover process group of an interrupted run', {
+          ...fields,
+          error,
+        });
+        words.set(
+          entry,
+          `; its leftover process group ${group.groupId} could not be stopped: ${errorMessage(error)}`,
+        );
+      }
+    };
+    let running: typeof journaled;
+    try {
+      const states = leftoverGroupStates(journaled.map(({ group }) => group));
+      running = journaled.filter(({ fields }, index) => {
+        if (states[index] === 'reused') {
+          logger.info('the process group of an interrupted run ended; its id is reused', fields);
+        }
+        return states[index] === 'running';
+      });
+    } catch (error) {
+      cannotStop(journaled, error);
+      return words;
+    }
+    if (running.length === 0) return words;
+    for (const { fields } of running) {
+      logger.warn('stopping the leftover process group of an interrupted run', fields);
+    }
+    try {
+      const signals = await terminateGroups(
+        running.map(({ group }) => group.groupId),
+        killGraceMs,
+      );
+      for (const { entry, group } of running) {
+        const signal = signals.get(group.groupId) ?? 'SIGTERM';
+        words.set(
+          entry,
+          `; its leftover process group ${group.groupId} was still running and was stopped (${signal})`,
+        );
+      }
+    } catch (error) {
+      cannotStop(running, error);
+    }
+    return words;
   }
 
   /** Appends to the outbox; a disk failure is logged, never thrown into a run. */

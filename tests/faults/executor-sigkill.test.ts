@@ -141,7 +141,9 @@ describe('SIGKILL of an executor with 50 runs in flight', () => {
     }
 
     // The victim comes back on its old state folder: its run journal still lists the 50 old
-    // attempts as started, so it reports each as ended; the server must refuse them all.
+    // attempts as started, with their process groups, which outlived it (each command runs
+    // detached). It stops those groups, then reports each run as ended; the server must refuse
+    // them all.
     const orphansBeforeRestart = countRecordedAlive(fleet);
     const restartedAt = Date.now();
     const restarted = await victim.restart({ GRAPHCRON_EXECUTOR_LOG_LEVEL: 'info' });
@@ -159,6 +161,10 @@ describe('SIGKILL of an executor with 50 runs in flight', () => {
     );
     const refusedAfterMs = Date.now() - restartedAt;
     const orphansAfterRestart = countRecordedAlive(fleet);
+    const stoppedLeftovers = restarted
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('stopping the leftover process group')).length;
     const afterReplay = await fleet.runsOf(taskId);
     expectFinal(afterReplay);
     const sample = restarted
@@ -171,9 +177,13 @@ describe('SIGKILL of an executor with 50 runs in flight', () => {
           `(CONFLICT) within ${refusedAfterMs} ms of the restart; statuses unchanged`,
         `  sample refusal: ${sample}`,
         `  orphaned attempt-1 commands of the killed executor still alive: ${orphansBeforeRestart} ` +
-          `after the re-dispatch, ${orphansAfterRestart} after its restart`,
+          `after the re-dispatch, ${orphansAfterRestart} after its restart ` +
+          `(which stopped ${stoppedLeftovers} leftover process groups)`,
       ].join('\n'),
     );
+    // The restart stops them before it reports the runs: no attempt-1 command outlives it, so
+    // no job runs twice past the restart.
+    expect(orphansAfterRestart).toBe(0);
   });
 });
 

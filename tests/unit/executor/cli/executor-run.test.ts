@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shellAssignment } from '../helpers/assignments.js';
+import { startCuttableProxy, type CuttableProxy } from '../helpers/cuttable-proxy.js';
 import {
   FakeProtocolServer,
   protocolError,
@@ -13,6 +14,7 @@ import {
   startExecutorProcess,
   type ExecutorProcess,
 } from '../helpers/executor-process.js';
+import { isProcessAlive } from '../helpers/processes.js';
 
 const inputOf = (call: ProtocolCall) => call.args.input as Record<string, unknown>;
 const isAbout = (instanceId: string) => (call: ProtocolCall) =>
@@ -22,6 +24,9 @@ describe('graphcron-executor run', () => {
   let server: FakeProtocolServer;
   let stateDir: string;
   const processes: ExecutorProcess[] = [];
+  const proxies: CuttableProxy[] = [];
+  /** Process groups a test started through an executor that it then killed. */
+  const orphanGroups: number[] = [];
 
   beforeEach(async () => {
     server = await FakeProtocolServer.start();
@@ -37,6 +42,14 @@ describe('graphcron-executor run', () => {
       if (executor.child.exitCode === null) executor.child.kill('SIGKILL');
       await executor.exited;
     }
+    for (const groupId of orphanGroups.splice(0)) {
+      try {
+        process.kill(-groupId, 'SIGKILL');
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
     await server.stop();
     rmSync(stateDir, { recursive: true, force: true });
   });
@@ -69,13 +82,17 @@ describe('graphcron-executor run', () => {
     );
     expect(inputOf(finished)).toMatchObject({ status: 'FINISHED', exitCode: 0, attempt: 1 });
     const calls = server.calls.filter(isAbout(assignment.instanceId));
-    expect(calls.map((call) => call.field)).toEqual([
+    // The two chunks travel in one call or two, as the outbox happened to batch them (on a busy
+    // machine the first may leave before the second is written).
+    const fields = calls.map((call) => call.field);
+    expect(fields.filter((field, index) => field !== fields[index - 1])).toEqual([
       'acknowledgeAssignment',
       'reportTaskStarted',
       'appendTaskLogs',
       'reportTaskFinished',
     ]);
-    expect(inputOf(calls[2]!).chunks).toMatchObject([
+    const logCalls = calls.filter((call) => call.field === 'appendTaskLogs');
+    expect(logCalls.flatMap((call) => inputOf(call).chunks as unknown[])).toMatchObject([
       { seq: 0, stream: 'STDOUT', content: 'hello\n' },
       { seq: 1, stream: 'STDERR', content: 'oops\n' },
     ]);
@@ -199,5 +216,90 @@ describe('graphcron-executor run', () => {
     expect(new Set(startedCalls.map((call) => inputOf(call).startedAt)).size).toBe(1);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  });
+
+  it('after a SIGKILL, its restart stops the command the killed process left running, then reports it', async () => {
+    const first = startRun();
+    await connected(first);
+    const pidFile = path.join(stateDir, 'command-pid');
+    const assignment = shellAssignment({ command: `echo $$ > ${pidFile}; exec sleep 60` });
+    server.push(assignment);
+    // The run journal names the command's process group as soon as it is spawned.
+    const runs = path.join(stateDir, 'runs');
+    const journaled = (): { processGroup?: { groupId: number } } | undefined =>
+      readdirSync(runs)
+        .filter((name) => name.endsWith('.json'))
+        .map((name) => JSON.parse(readFileSync(path.join(runs, name), 'utf8')))
+        .find((entry: { processGroup?: unknown }) => entry.processGroup);
+    const pidOf = (): number => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0);
+    let entry = journaled();
+    while (!entry?.processGroup || !pidOf()) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      entry = journaled();
+    }
+    const pid = pidOf();
+    orphanGroups.push(pid);
+    expect(entry.processGroup.groupId).toBe(pid);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(isProcessAlive(pid)).toBe(true); // Detached: the crash leaves it running.
+
+    const second = startRun();
+    await connected(second);
+    const finished = await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(assignment.instanceId)(call),
+    );
+    // Stopped before it was reported, not later.
+    expect(isProcessAlive(pid)).toBe(false);
+    expect(inputOf(finished)).toMatchObject({
+      status: 'ABNORMAL_ENDING',
+      statusReason: expect.stringContaining(
+        `its leftover process group ${pid} was still running and was stopped (SIGTERM)`,
+      ),
+    });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('after a network cut, takes work again as soon as a heartbeat gets through', async () => {
+    const proxy = await startCuttableProxy(Number(new URL(server.url).port));
+    proxies.push(proxy);
+    const executor = startRun(['--server', proxy.urlFor(server.url), '--log-level', 'debug']);
+    await connected(executor);
+    const assignment = shellAssignment({ command: 'sleep 1; echo done' });
+    server.push(assignment);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskStarted' && isAbout(assignment.instanceId)(call),
+    );
+
+    proxy.cut('refuse');
+    // Wait until the subscription has backed off to a wait of 3 s or more (the run ends
+    // meanwhile, its report waits in the outbox): before this fix such waits grew to 30 s.
+    await executor.waitForOutput(
+      /"message":"waiting to reconnect","retryInMs":(?:[3-9]\d{3}|[1-9]\d{4,})\}/,
+      'stderr',
+    );
+    proxy.restore();
+    const restoredAt = Date.now();
+    await executor.waitForOutput(/(?:connected to [^\n]*\n[\s\S]*){2}/);
+    const reconnectMs = Date.now() - restoredAt;
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(assignment.instanceId)(call),
+    );
+    const deliveredMs = Date.now() - restoredAt;
+    // Heartbeats every 200 ms: the first one through ends both waits.
+    expect(reconnectMs).toBeLessThan(1_500);
+    expect(deliveredMs).toBeLessThan(1_500);
+    expect(executor.stderr()).toContain('heartbeats are accepted again');
+
+    await server.waitForSubscriptions(2);
+    const next = shellAssignment({ command: 'echo next' });
+    server.push(next);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(next.instanceId)(call),
+    );
+    executor.child.kill('SIGTERM');
+    expect(await executor.exited).toBe(0);
   });
 });

@@ -47,6 +47,8 @@ export class FakeProtocolServer {
   /** This many next HTTP requests get their socket destroyed (a network failure). */
   dropNextRequests = 0;
   connectionCount = 0;
+  /** Subscriptions opened so far, ended ones included. */
+  subscriptionCount = 0;
 
   refusedConnectionCount = 0;
   private readonly events = new EventEmitter();
@@ -136,6 +138,14 @@ export class FakeProtocolServer {
     return this.subscribers.size;
   }
 
+  /**
+   * Resolves once `count` subscriptions have been opened in all. After a reconnect, unlike
+   * waitForSubscriber(): the old subscription may linger until the next push ends it.
+   */
+  async waitForSubscriptions(count: number): Promise<void> {
+    while (this.subscriptionCount < count) await once(this.events, 'subscribed');
+  }
+
   /** Resolves with the first call (past or future) that matches. */
   async waitForCall(predicate: (call: ProtocolCall) => boolean): Promise<ProtocolCall> {
     const seen = this.calls.find(predicate);
@@ -174,6 +184,7 @@ export class FakeProtocolServer {
       wake?.();
     };
     this.subscribers.add(subscriber);
+    this.subscriptionCount += 1;
     this.events.emit('subscribed');
     try {
       for (;;) {

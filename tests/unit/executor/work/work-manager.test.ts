@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../executor/logger.js';
 import { Outbox } from '../../../../executor/outbox/outbox.js';
 import type { Report, RunKey } from '../../../../executor/outbox/report.js';
+import { identifyProcessGroup, isGroupAlive } from '../../../../executor/runner/process-group.js';
 import { RunJournal } from '../../../../executor/work/run-journal.js';
 import { WorkManager } from '../../../../executor/work/work-manager.js';
 import { shellAssignment } from '../helpers/assignments.js';
@@ -35,10 +37,42 @@ describe('WorkManager', () => {
     outbox = await Outbox.open(path.join(folder, 'outbox'));
     journal = await RunJournal.open(path.join(folder, 'runs'));
   });
+  /** Process groups a test started outside any WorkManager (a crashed executor's commands). */
+  const leftovers: number[] = [];
+
   afterEach(async () => {
+    for (const groupId of leftovers.splice(0)) {
+      try {
+        process.kill(-groupId, 'SIGKILL');
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
     await outbox.close();
     rmSync(folder, { recursive: true, force: true });
   });
+
+  /**
+   * What a crashed executor leaves behind: a command still running in its own process group, and
+   * the journal entry of its run as the executor wrote it (started, with that group). Resolves
+   * once `script` has touched "$READY" (e.g. after setting a trap).
+   */
+  async function crashedRun(script: string) {
+    const ready = path.join(folder, `ready-${leftovers.length}`);
+    const child = spawn('/bin/sh', ['-c', script], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, READY: ready },
+    });
+    if (child.pid === undefined) throw new Error('cannot start /bin/sh');
+    const processGroup = identifyProcessGroup(child.pid);
+    leftovers.push(child.pid);
+    while (!existsSync(ready)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const assignment = shellAssignment({ command: script });
+    const startedAt = new Date().toISOString();
+    await journal.write({ assignment, startedAt, processGroup });
+    return { assignment, processGroup, groupId: child.pid };
+  }
 
   function manager(
     options: { capacity?: number; knownRuns?: RunKey[]; isDryRun?: boolean } = {},
@@ -231,4 +265,84 @@ describe('WorkManager', () => {
       queued.instanceId,
     ]);
   });
+
+  it('journals the process group of a running command, and forgets the run once it ends', async () => {
+    const work = manager();
+    const assignment = shellAssignment({ command: 'echo $$; sleep 30' });
+    await work.accept(assignment);
+    const printed = await reportMatching('logChunk', (report) => report.chunk.content !== '');
+    const groupId = Number(printed.chunk.content.trim());
+    // Written right after the spawn, while the command runs.
+    let [entry] = await journal.entries();
+    while (!entry?.processGroup) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      [entry] = await journal.entries();
+    }
+    expect(entry).toMatchObject({
+      assignment: { instanceId: assignment.instanceId },
+      startedAt: expect.any(String),
+      processGroup: { groupId, leaderStartTime: expect.anything(), bootId: expect.anything() },
+    });
+    await work.cancel(assignment, 'done looking');
+    await work.whenNoneRunning();
+    expect(await journal.entries()).toEqual([]);
+
+    // A command over before its group is journaled leaves no entry behind either.
+    await work.accept(shellAssignment({ command: 'true' }));
+    await work.whenNoneRunning();
+    expect(await journal.entries()).toEqual([]);
+  });
+
+  it('after a crash, stops what a running run left behind before reporting it', async () => {
+    const { assignment, groupId } = await crashedRun('touch "$READY"; sleep 30 & sleep 30');
+    expect(isGroupAlive(groupId)).toBe(true);
+
+    const work = manager(); // A new process of the executor, on the same state folder.
+    await work.recover();
+    expect(isGroupAlive(groupId)).toBe(false);
+    const finished = await finishedOf(assignment.instanceId);
+    expect(finished.input).toMatchObject({ status: 'ABNORMAL_ENDING' });
+    expect(finished.input.statusReason).toContain(
+      'the executor stopped while this run was in progress',
+    );
+    expect(finished.input.statusReason).toContain(
+      `its leftover process group ${groupId} was still running and was stopped (SIGTERM)`,
+    );
+    expect(await journal.entries()).toEqual([]);
+  });
+
+  it('after a crash, kills a leftover that ignores SIGTERM once the grace is over', async () => {
+    const stubborn = await crashedRun('trap "" TERM; touch "$READY"; sleep 30');
+    const polite = await crashedRun('touch "$READY"; sleep 30');
+    const startedAt = Date.now();
+    await manager().recover();
+    // Both within about one grace (300 ms): the groups are stopped at the same time.
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(isGroupAlive(stubborn.groupId)).toBe(false);
+    expect(isGroupAlive(polite.groupId)).toBe(false);
+    expect((await finishedOf(stubborn.assignment.instanceId)).input.statusReason).toContain(
+      'was stopped (SIGKILL)',
+    );
+    expect((await finishedOf(polite.assignment.instanceId)).input.statusReason).toContain(
+      'was stopped (SIGTERM)',
+    );
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'after a crash, leaves alone a group whose id now belongs to another process',
+    async () => {
+      const { assignment, processGroup, groupId } = await crashedRun('touch "$READY"; sleep 30');
+      // As if the run's group ended and its id was reused by a process started since.
+      await journal.write({
+        assignment,
+        startedAt: new Date().toISOString(),
+        processGroup: { ...processGroup, leaderStartTime: '1' },
+      });
+      await manager().recover();
+      expect(isGroupAlive(groupId)).toBe(true);
+      const finished = await finishedOf(assignment.instanceId);
+      expect(finished.input.status).toBe('ABNORMAL_ENDING');
+      expect(finished.input.statusReason).not.toContain('leftover');
+    },
+  );
 });
