@@ -20,7 +20,10 @@ export interface CronPrecisionResult {
   startSkew: LatencySummary;
   /** Skew of each run's creation (the fire, on the database clock) against its second. */
   fireSkewP99Ms: number;
+  /** Fires that did not run: recorded SKIPPED (the task's previous run was still in flight). */
   missedFires: number;
+  /** Expected fires with no record at all (exactly-once: must be 0). */
+  lostFires: number;
   duplicateFires: number;
   notStarted: number;
 }
@@ -102,6 +105,7 @@ export async function graphcronCronPrecision(
       missedFires:
         expectedFires -
         new Set(ran.map((row) => `${row.task_id}@${row.scheduled_at.getTime()}`)).size,
+      lostFires: expectedFires - fires.size,
       duplicateFires: rows.length - fires.size,
       notStarted: rows.length - ran.length,
     };
