@@ -108,6 +108,7 @@ export async function startExecutor(
     await heartbeat.stop();
     await sender.stop();
     await outbox.close();
+    await journal.close();
   };
   let abortGraceful: (() => void) | undefined;
 

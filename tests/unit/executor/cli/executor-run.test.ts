@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -226,11 +226,16 @@ describe('graphcron-executor run', () => {
     server.push(assignment);
     // The run journal names the command's process group as soon as it is spawned.
     const runs = path.join(stateDir, 'runs');
-    const journaled = (): { processGroup?: { groupId: number } } | undefined =>
-      readdirSync(runs)
-        .filter((name) => name.endsWith('.json'))
-        .map((name) => JSON.parse(readFileSync(path.join(runs, name), 'utf8')))
-        .find((entry: { processGroup?: unknown }) => entry.processGroup);
+    const journaled = (): { processGroup?: { groupId: number } } | undefined => {
+      const log = path.join(runs, 'journal.jsonl');
+      if (!existsSync(log)) return undefined;
+      return readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { put?: { processGroup?: { groupId: number } } })
+        .map((record) => record.put)
+        .find((entry) => entry?.processGroup);
+    };
     const pidOf = (): number => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0);
     let entry = journaled();
     while (!entry?.processGroup || !pidOf()) {

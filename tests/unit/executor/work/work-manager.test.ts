@@ -49,6 +49,7 @@ describe('WorkManager', () => {
       }
     }
     await outbox.close();
+    await journal.close();
     rmSync(folder, { recursive: true, force: true });
   });
 
