@@ -23,6 +23,7 @@ import {
   type WorkerProcessConfig,
   type WorkerToParentMessage,
 } from './graphile-worker-shared.js';
+import { summarizeLatency } from '../support/stats.js';
 
 export interface GraphileThroughputOptions {
   /** A fresh, empty database for this run. */
@@ -184,28 +185,12 @@ export async function graphileLatency(
       }
       latencies.push(startedAtMs - enqueued);
     }
-    latencies.sort((a, b) => a - b);
-    const addJobDurations = Array.from(addJobMs).sort((a, b) => a - b);
-    return {
-      samples: latencies.length,
-      p50Ms: percentile(latencies, 50),
-      p95Ms: percentile(latencies, 95),
-      p99Ms: percentile(latencies, 99),
-      maxMs: latencies[latencies.length - 1] ?? Number.NaN,
-      addJobP50Ms: percentile(addJobDurations, 50),
-      addJobP99Ms: percentile(addJobDurations, 99),
-    };
+    const started = summarizeLatency(latencies);
+    const addJob = summarizeLatency(Array.from(addJobMs));
+    return { ...started, addJobP50Ms: addJob.p50Ms, addJobP99Ms: addJob.p99Ms };
   } finally {
     await group.kill();
   }
-}
-
-/** Nearest-rank percentile (`p` in 0..100) of ascending values; NaN when there are none. */
-export function percentile(sortedValues: readonly number[], p: number): number {
-  if (sortedValues.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sortedValues.length);
-  const index = Math.min(sortedValues.length - 1, Math.max(0, rank - 1));
-  return sortedValues[index] ?? Number.NaN;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 import { UnauthenticatedError } from '../shared/app-error.js';
+import { TickBatcher } from '../shared/tick-batcher.js';
 import type { Logger } from '../shared/logger.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import type { TaskKind } from '../tasks/task-kind.js';
@@ -61,11 +62,10 @@ interface Stream {
 
 export class AssignmentFeeds {
   private readonly streams = new Map<number, Set<Stream>>();
-  /** The `pending` lookup being gathered for the next query, if any. */
-  private pendingBatch: {
-    ids: Set<number>;
-    loaded: Promise<Map<number, PendingRow[]>>;
-  } | null = null;
+  /** Streams that look in the same tick share one query (a dispatch pass wakes many). */
+  private readonly pendingLoader = new TickBatcher<number, PendingRow[]>((ids) =>
+    this.loadPending(ids),
+  );
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -174,24 +174,9 @@ export class AssignmentFeeds {
     return key !== null && key === admittedKey;
   }
 
-  /**
-   * What `executorId` still has to hear. Streams that look in the same tick share one query (a
-   * dispatch pass nudges every executor it assigned to at once): one statement per pass, not
-   * one per executor.
-   */
-  private pending(executorId: number): Promise<PendingRow[]> {
-    let batch = this.pendingBatch;
-    if (!batch) {
-      const ids = new Set<number>();
-      const loaded = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.pendingBatch = null;
-        return this.loadPending([...ids]);
-      });
-      batch = { ids, loaded };
-      this.pendingBatch = batch;
-    }
-    batch.ids.add(executorId);
-    return batch.loaded.then((byExecutor) => byExecutor.get(executorId) ?? []);
+  /** What `executorId` still has to hear (one query per dispatch pass, not per executor). */
+  private async pending(executorId: number): Promise<PendingRow[]> {
+    return (await this.pendingLoader.get(executorId)) ?? [];
   }
 
   private async loadPending(executorIds: number[]): Promise<Map<number, PendingRow[]>> {

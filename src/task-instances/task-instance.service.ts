@@ -13,6 +13,7 @@ import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
+import { TickBatcher } from '../shared/tick-batcher.js';
 import { parseBigId, parseId } from '../shared/validation.js';
 import { OverlapPolicy } from '../tasks/schedule-policies.js';
 import { Task } from '../tasks/task.entity.js';
@@ -93,37 +94,30 @@ function withFieldPrefix<T>(prefix: string, build: () => T): T {
   }
 }
 
-/** Instance ids asked for in one tick, and the attempts of all of them once loaded. */
-interface AttemptsBatch {
-  readonly ids: Set<string>;
-  readonly loaded: Promise<Map<string, TaskInstanceAttempt[]>>;
-}
-
 /** Rules and transactions for TaskInstance. */
 export class TaskInstanceService {
-  /** Open batches of `attemptsOf`, per entity manager (that is, per request). */
-  private readonly attemptBatches = new WeakMap<EntityManager, AttemptsBatch>();
+  /** `attemptsOf` batches, per entity manager (that is, per request). */
+  private readonly attemptBatchers = new WeakMap<
+    EntityManager,
+    TickBatcher<string, TaskInstanceAttempt[]>
+  >();
 
   constructor(private readonly ids: SnowflakeGenerator) {}
 
   /**
    * The earlier attempts of a run, by attempt. GraphQL resolves the field for every run of a
-   * page in the same tick, so the ids asked for in one tick are loaded with one query. Nothing
-   * is cached past the batch: a later read sees attempts written since.
+   * page in the same tick, so the ids asked for in one tick are loaded with one query.
    */
-  attemptsOf(em: EntityManager, instance: TaskInstance): Promise<TaskInstanceAttempt[]> {
-    let batch = this.attemptBatches.get(em);
-    if (!batch) {
-      const ids = new Set<string>();
-      const loaded = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
-        this.attemptBatches.delete(em);
-        return loadAttempts(em, [...ids]);
-      });
-      batch = { ids, loaded };
-      this.attemptBatches.set(em, batch);
+  async attemptsOf(em: EntityManager, instance: TaskInstance): Promise<TaskInstanceAttempt[]> {
+    let batcher = this.attemptBatchers.get(em);
+    if (!batcher) {
+      batcher = new TickBatcher(
+        (ids) => loadAttempts(em, ids),
+        () => new Promise((resolve) => process.nextTick(resolve)),
+      );
+      this.attemptBatchers.set(em, batcher);
     }
-    batch.ids.add(instance.id);
-    return batch.loaded.then((byInstance) => byInstance.get(instance.id) ?? []);
+    return (await batcher.get(instance.id)) ?? [];
   }
 
   async get(em: EntityManager, id: string, field = 'id'): Promise<TaskInstance> {
