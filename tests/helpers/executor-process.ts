@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { CreateEnrollmentTokenDocument, ExecutorBindingsDocument } from '../generated/graphql.js';
+import type { GraphqlClient } from './graphql-client.js';
 
 /** A state folder for one executor (its key, identity and outbox). */
 export function executorStateDir(): string {
@@ -119,4 +121,39 @@ export async function startExecutorProcess(
       return exited;
     },
   };
+}
+
+/**
+ * Enrols a new executor into `groupId` as a user would (an enrollment token, then
+ * `graphcron-executor register`), and finds the binding it got; the process is not started.
+ */
+export async function enrollExecutor(args: {
+  client: GraphqlClient;
+  serverUrl: string;
+  groupId: string;
+  name: string;
+  capacity: number;
+}): Promise<{ id: string; stateDir: string; bindingId: string }> {
+  const { createEnrollmentToken } = await args.client.data(CreateEnrollmentTokenDocument, {
+    groupId: args.groupId,
+  });
+  const stateDir = executorStateDir();
+  await registerExecutor({
+    serverUrl: args.serverUrl,
+    token: createEnrollmentToken.token,
+    name: args.name,
+    stateDir,
+    capacity: args.capacity,
+  });
+  const identity = JSON.parse(readFileSync(path.join(stateDir, 'identity.json'), 'utf8')) as {
+    executorId: string | number;
+  };
+  const id = String(identity.executorId);
+  const { executorBindings } = await args.client.data(ExecutorBindingsDocument, {
+    filter: { groupId: args.groupId },
+    first: 100,
+  });
+  const binding = executorBindings.nodes.find((b) => b.executor.id === id);
+  if (!binding) throw new Error(`no binding for executor ${id}`);
+  return { id, stateDir, bindingId: binding.id };
 }

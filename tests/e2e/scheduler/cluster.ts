@@ -1,16 +1,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import {
-  CreateEnrollmentTokenDocument,
   CreateExecutorGroupDocument,
-  ExecutorBindingsDocument,
   SchedulerCreateTaskDocument,
   SchedulerRunTaskDocument,
   type CreateTaskInput,
 } from '../../generated/graphql.js';
 import {
-  executorStateDir,
-  registerExecutor,
+  enrollExecutor,
   startExecutorProcess,
   type ExecutorProcess,
 } from '../../helpers/executor-process.js';
@@ -191,36 +188,22 @@ export async function startCluster(
       executors,
       async addExecutor({ capacity = 16, via = servers[0]!, name } = {}) {
         const client = via === servers[0] ? cluster.admin : await adminClient(via.url);
-        const { createEnrollmentToken } = await client.data(CreateEnrollmentTokenDocument, {
-          groupId,
-        });
-        const stateDir = executorStateDir();
         const executorName = name ?? `e2e-executor-${executors.length + 1}`;
-        await registerExecutor({
+        const enrolled = await enrollExecutor({
+          client,
           serverUrl: via.url,
-          token: createEnrollmentToken.token,
+          groupId,
           name: executorName,
-          stateDir,
           capacity,
         });
-        const identity = JSON.parse(readFileSync(`${stateDir}/identity.json`, 'utf8')) as {
-          executorId: string | number;
-        };
-        const { executorBindings } = await client.data(ExecutorBindingsDocument, {
-          filter: { groupId },
-          first: 100,
-        });
-        const binding = executorBindings.nodes.find(
-          (b) => b.executor.id === String(identity.executorId),
-        );
-        if (!binding) throw new Error(`no binding for executor ${identity.executorId}`);
+        const { stateDir } = enrolled;
         const process = await startExecutorProcess(stateDir, {
           GRAPHCRON_EXECUTOR_CAPACITY: String(capacity),
         });
         const executor: ClusterExecutor = {
-          id: String(identity.executorId),
+          id: enrolled.id,
           name: executorName,
-          bindingId: binding.id,
+          bindingId: enrolled.bindingId,
           stateDir,
           process,
         };

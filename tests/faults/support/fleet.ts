@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import {
-  CreateEnrollmentTokenDocument,
   CreateExecutorGroupDocument,
-  ExecutorBindingsDocument,
   SchedulerCreateTaskDocument,
   SchedulerRunTaskDocument,
   type CreateTaskInput,
 } from '../../generated/graphql.js';
 import {
-  executorStateDir,
-  registerExecutor,
+  enrollExecutor,
   startExecutorProcess,
   type ExecutorProcess,
 } from '../../helpers/executor-process.js';
@@ -211,38 +208,24 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       recordPid: `echo $$ >> ${pidFile}`,
       async addExecutor({ name, capacity = 8, via = servers[0]!, serverUrl, env = {} } = {}) {
         const client = via === servers[0] ? fleet.admin : await adminClient(via.url);
-        const { createEnrollmentToken } = await client.data(CreateEnrollmentTokenDocument, {
-          groupId,
-        });
-        const stateDir = executorStateDir();
         const executorName = name ?? `fault-executor-${executors.length + 1}`;
-        await registerExecutor({
+        const enrolled = await enrollExecutor({
+          client,
           serverUrl: via.url,
-          token: createEnrollmentToken.token,
+          groupId,
           name: executorName,
-          stateDir,
           capacity,
         });
-        const identity = JSON.parse(readFileSync(`${stateDir}/identity.json`, 'utf8')) as {
-          executorId: string | number;
-        };
-        const { executorBindings } = await client.data(ExecutorBindingsDocument, {
-          filter: { groupId },
-          first: 100,
-        });
-        const binding = executorBindings.nodes.find(
-          (b) => b.executor.id === String(identity.executorId),
-        );
-        if (!binding) throw new Error(`no binding for executor ${identity.executorId}`);
+        const { stateDir } = enrolled;
         const processEnv: Record<string, string> = {
           GRAPHCRON_EXECUTOR_CAPACITY: String(capacity),
           ...(serverUrl ? { GRAPHCRON_SERVER_URL: serverUrl } : {}),
           ...env,
         };
         const executor: FleetExecutor = {
-          id: String(identity.executorId),
+          id: enrolled.id,
           name: executorName,
-          bindingId: binding.id,
+          bindingId: enrolled.bindingId,
           stateDir,
           env: processEnv,
           process: await startExecutorProcess(stateDir, processEnv),
