@@ -33,6 +33,9 @@ export interface GraphcronStack {
   serverCpuMs(): number;
   /** CPU milliseconds the executor processes have used so far, together. */
   executorsCpuMs(): number;
+  /** Stops the server and executors and closes `db`; the database stays (for final stats). */
+  stopProcesses(): Promise<void>;
+  /** Stops everything and drops the database. */
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,10 @@ export async function startGraphcronStack(
 ): Promise<GraphcronStack> {
   const database = await postgres.createDatabase(options.label);
   const cleanups: (() => Promise<unknown>)[] = [() => database.drop()];
+  const stopProcesses = async (): Promise<void> => {
+    // cleanups[0] drops the database: everything after it, newest first.
+    for (const cleanup of cleanups.splice(1).reverse()) await cleanup().catch(() => undefined);
+  };
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
@@ -80,6 +87,7 @@ export async function startGraphcronStack(
       serverCpuMs: () => cpuTimeMs(server.pid),
       executorsCpuMs: () =>
         fleet.executors.reduce((sum, executor) => sum + cpuTimeMs(executor.process.pid), 0),
+      stopProcesses,
       stop,
     };
   } catch (error) {

@@ -80,7 +80,6 @@ export async function graphcronThroughput(
       `select max(updated_at) as last from task_instances where status = ${status.FINISHED}`,
     )) as [{ last: Date }];
     const seconds = (last.getTime() - startedAt.getTime()) / 1000;
-    const transactions = (await transactionCount(stack.databaseUrl)) - transactionsBefore;
     const done = await finished();
     const [phases] = (await stack.db.rows<Record<string, number>>(
       `select percentile_cont(0.5) within group (order by extract(epoch from acknowledged_at - dispatched_at) * 1000) as dispatch_to_ack_ms,
@@ -89,6 +88,10 @@ export async function graphcronThroughput(
               percentile_cont(0.5) within group (order by extract(epoch from dispatched_at - created_at) * 1000) as queued_ms
          from task_instances where status = ${status.FINISHED}`,
     )) as [Record<string, number>];
+    // A backend reports its counters when it is idle a while or when it exits: count after the
+    // server and executors have disconnected, as the graphile-worker baseline does.
+    await stack.stopProcesses();
+    const transactions = (await transactionCount(stack.databaseUrl)) - transactionsBefore;
     return {
       instances: options.instances,
       seconds: round(seconds, 2),
