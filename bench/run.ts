@@ -17,7 +17,9 @@ import { graphcronThunderingHerd } from './workloads/thundering-herd.js';
  *   BENCH_RUNS (3), BENCH_WORKLOADS (throughput,latency,cron,herd,scale), BENCH_QUICK=1 (small
  *   sizes, for trying the bench out), BENCH_EXECUTORS (8), BENCH_CAPACITY (16: throughput and
  *   latency, both systems), BENCH_SCHEDULE_CAPACITY (256: cron and herd), BENCH_RATES,
- *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles).
+ *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles),
+ *   BENCH_THROUGHPUT_VARIANTS (noop,true), BENCH_BASELINE=0 (skip graphile-worker: tries only),
+ *   BENCH_SERVER_NODE_ARGS (extra node options for graphcron's server).
  */
 const env = process.env;
 const isQuick = env.BENCH_QUICK === '1';
@@ -32,6 +34,10 @@ const scheduleCapacity = Number(env.BENCH_SCHEDULE_CAPACITY ?? 256);
 const workloads = new Set(
   (env.BENCH_WORKLOADS ?? 'throughput,latency,cron,herd,scale').split(',').map((w) => w.trim()),
 );
+const throughputVariants = (env.BENCH_THROUGHPUT_VARIANTS ?? 'noop,true')
+  .split(',')
+  .map((v) => v.trim())
+  .filter((v): v is 'noop' | 'true' => v === 'noop' || v === 'true');
 const sizes = {
   instances: isQuick ? 2_000 : 20_000,
   latencySeconds: isQuick ? 3 : 10,
@@ -66,6 +72,11 @@ async function repeat<T>(label: string, run: () => Promise<T>): Promise<T[]> {
   return results;
 }
 
+/** The graphile-worker baseline, unless BENCH_BASELINE=0 (for quick graphcron-only tries). */
+async function repeatBaseline<T>(label: string, run: () => Promise<T>): Promise<T[]> {
+  return env.BENCH_BASELINE === '0' ? [] : repeat(label, run);
+}
+
 async function main(postgres: BenchPostgres): Promise<void> {
   const conditions = {
     cpus: cpus().length,
@@ -86,7 +97,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
   const ratio = (a: number, b: number): string => (b > 0 ? `${round(a / b, 2)}×` : '–');
 
   if (workloads.has('throughput')) {
-    for (const variant of ['noop', 'true'] as const) {
+    for (const variant of throughputVariants) {
       const ours = await repeat(`graphcron throughput ${variant}`, () =>
         graphcronThroughput(postgres, {
           instances: sizes.instances,
@@ -96,7 +107,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
           timeoutMs: 900_000,
         }),
       );
-      const theirs = await repeat(`graphile-worker throughput ${variant}`, async () => {
+      const theirs = await repeatBaseline(`graphile-worker throughput ${variant}`, async () => {
         const database = await postgres.createDatabase(`graphile_${variant}`);
         try {
           return await graphileThroughput({
@@ -138,7 +149,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
         tasks: 16,
       }),
     );
-    const theirs = await repeat('graphile-worker latency', async () => {
+    const theirs = await repeatBaseline('graphile-worker latency', async () => {
       const perRate = [];
       for (const rate of sizes.rates) {
         const database = await postgres.createDatabase('graphile_latency');
@@ -165,10 +176,13 @@ async function main(postgres: BenchPostgres): Promise<void> {
         ours.map((run) => run.find((r) => r.ratePerSecond === rate)!),
         (r: LatencyResult) => r.p99Ms,
       );
-      const theirsAtRate = medianRun(
-        theirs.map((run) => run.find((r) => r.ratePerSecond === rate)!),
-        (r) => r.p99Ms,
-      );
+      const theirsAtRate =
+        theirs.length > 0
+          ? medianRun(
+              theirs.map((run) => run.find((r) => r.ratePerSecond === rate)!),
+              (r) => r.p99Ms,
+            )
+          : { p50Ms: NaN, p95Ms: NaN, p99Ms: NaN, maxMs: NaN };
       byRate[rate] = {
         graphcron: oursAtRate,
         graphileWorker: theirsAtRate,

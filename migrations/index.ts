@@ -3,9 +3,11 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126085936_initial } from './Migration20261126085936_initial.js';
 import { Migration20261126092344_executor_protocol } from './Migration20261126092344_executor_protocol.js';
 import { Migration20261126101528_scheduler } from './Migration20261126101528_scheduler.js';
+import { Migration20261126143854_dispatch_queue_order } from './Migration20261126143854_dispatch_queue_order.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126085936_initial', class: Migration20261126085936_initial },
   { name: 'Migration20261126092344_executor_protocol', class: Migration20261126092344_executor_protocol },
   { name: 'Migration20261126101528_scheduler', class: Migration20261126101528_scheduler },
+  { name: 'Migration20261126143854_dispatch_queue_order', class: Migration20261126143854_dispatch_queue_order },
 ];

@@ -55,7 +55,11 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       await admin(serverUrl, `CREATE DATABASE ${name}`);
       return {
         url: databaseUrlFor(serverUrl, name),
-        drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+        // BENCH_KEEP_DATABASES=1 leaves them for inspection (with BENCH_DATABASE_URL).
+        drop: () =>
+          process.env.BENCH_KEEP_DATABASES === '1'
+            ? Promise.resolve()
+            : admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
       };
     },
     async conditions() {

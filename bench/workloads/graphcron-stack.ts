@@ -41,8 +41,11 @@ export interface GraphcronStack {
 
 /** `BENCH_PROFILE=1`: the server writes a V8 CPU profile (.cpuprofile) under bench/results/. */
 function profileArgs(label: string): string[] {
-  if (process.env.BENCH_PROFILE !== '1') return [];
+  // BENCH_SERVER_NODE_ARGS: extra node options for the server (e.g. `--import` a tracing hook).
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (process.env.BENCH_PROFILE !== '1') return extra;
   return [
+    ...extra,
     '--cpu-prof',
     '--cpu-prof-dir=bench/results/profiles',
     `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`,

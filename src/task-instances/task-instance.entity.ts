@@ -26,7 +26,15 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
   name: 'task_instances_task_scheduled_unique',
   properties: ['task', 'scheduledAt', 'broadcastExecutorId'],
 })
-@Index({ name: 'task_instances_dispatch_queue', properties: ['status', 'priority', 'id'] })
+// The dispatcher's queue, in its order (highest priority, then oldest): walking it in index order
+// lets a pass stop after a window instead of sorting every waiting run (~150 ms at 20,000).
+@Index({
+  name: 'task_instances_dispatch_queue',
+  properties: ['priority', 'id'],
+  columns: [{ name: 'priority', sort: 'DESC' }, { name: 'id' }],
+  include: ['task'],
+  where: `status = ${TaskInstanceStatus.SCHEDULED}`,
+})
 @Index({ properties: ['status'] })
 @Index({ properties: ['executorId', 'status'] })
 export class TaskInstance {

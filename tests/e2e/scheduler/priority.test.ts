@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelTaskInstanceDocument } from '../../generated/graphql.js';
+import { CancelTaskInstanceDocument, RunTasksDocument } from '../../generated/graphql.js';
 import {
   isInFlight,
   startCluster,
@@ -10,8 +10,11 @@ import {
 
 const { SCHEDULED, RUNNING, FINISHED, MANUAL_CANCELLATION } = statusCode;
 
-/** More than the dispatcher claims per pass (200): a queue head that cannot move. */
-const longQueue = 205;
+/**
+ * More than the dispatcher claims per pass (200) and reads per queue window (1,000): a queue head
+ * that cannot move.
+ */
+const longQueue = 1_205;
 
 describe('the dispatch queue', () => {
   let cluster: Cluster;
@@ -37,17 +40,12 @@ describe('the dispatch queue', () => {
     expect(await statusOf(id)).toBe(FINISHED);
   }
 
-  /** `count` manual runs of a task, a few requests at a time. */
+  /** `count` manual runs of a task, created in `runTasks` batches. */
   async function runMany(taskId: string, count: number): Promise<void> {
-    let created = 0;
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        while (created < count) {
-          created++;
-          await cluster.runTask(taskId);
-        }
-      }),
-    );
+    for (let created = 0; created < count; created += 500) {
+      const runs = Array.from({ length: Math.min(500, count - created) }, () => ({ taskId }));
+      await cluster.admin.data(RunTasksDocument, { runs });
+    }
   }
 
   /**
