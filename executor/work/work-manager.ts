@@ -42,7 +42,8 @@ interface ActiveRun {
 
 /**
  * Owns the runs of this executor: accepts assignments once each (delivery is at least once),
- * acknowledges them, runs at most `capacity` at a time, cancels on request, and puts every
+ * acknowledges those that must wait for room (a run that starts at once is acknowledged by its
+ * `started` report), runs at most `capacity` at a time, cancels on request, and puts every
  * report in the outbox in order: acknowledge, started, log chunks, finished.
  */
 export class WorkManager {
@@ -107,6 +108,14 @@ export class WorkManager {
     const entry: ActiveRun = { assignment, state: 'queued' };
     this.active.set(key, entry);
     this.options.logger.info('assignment accepted', { run: key, task: assignment.taskName });
+    if (this.hasRoomNow()) {
+      // Starts at once: its `started` report (journaled first) is the acknowledgement, one
+      // report and one database statement fewer per run. Until it is delivered the server may
+      // replay the assignment, which is recognised as a duplicate.
+      this.queue.push(key);
+      this.startQueuedRuns();
+      return;
+    }
     // Journal first: once the acknowledgement is delivered, the server stops replaying it.
     await this.options.journal
       .write({ assignment, startedAt: null })
@@ -189,6 +198,13 @@ export class WorkManager {
       entry.cancelReason ??= reason;
       entry.handle?.cancel(reason);
     }
+  }
+
+  /** Whether a run accepted now would start at once. */
+  private hasRoomNow(): boolean {
+    return (
+      this.isStartingRuns && this.runningCount < this.options.capacity && this.queue.length === 0
+    );
   }
 
   private startQueuedRuns(): void {

@@ -5,7 +5,7 @@ import { channels } from '../pubsub/channels.js';
 import type { RequestContext } from '../server/context.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
 import { isGiven, parseBigId } from '../shared/validation.js';
-import { retryEndedRuns } from '../scheduler/attempts.js';
+import { retryableStatuses, retryEndedRuns } from '../scheduler/attempts.js';
 import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import type { ExecutorReportBatchInput } from './executor-report-batch.inputs.js';
@@ -363,11 +363,18 @@ class BatchApplication {
       valid.map((r) => r.key),
       rows,
     );
-    // A failed attempt with retries left becomes a new attempt in the same transaction.
-    if (rows.length > 0)
+    // A failed attempt with retries left becomes a new attempt in the same transaction (only
+    // failures are looked at: a batch of successes costs no statement here).
+    const failed = new Set(
+      valid
+        .filter((r) => (retryableStatuses as readonly TaskInstanceStatus[]).includes(r.status))
+        .map((r) => r.key.id),
+    );
+    const ended = rows.filter((row) => failed.has(row.id));
+    if (ended.length > 0)
       await retryEndedRuns(
         em,
-        rows.map((row) => row.id),
+        ended.map((row) => row.id),
       );
   }
 
