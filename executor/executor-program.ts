@@ -8,7 +8,10 @@ import { OutboxSender } from './outbox/outbox-sender.js';
 import { deliverBatch } from './outbox/report-delivery.js';
 import { runKeyOf } from './outbox/report.js';
 import { AssignmentSubscription } from './transport/assignment-subscription.js';
-import { createGraphqlHttpClient } from './transport/graphql-http-client.js';
+import {
+  createGraphqlHttpClient,
+  type GraphqlHttpClient,
+} from './transport/graphql-http-client.js';
 import { Heartbeat } from './work/heartbeat.js';
 import { RunJournal } from './work/run-journal.js';
 import { WorkManager } from './work/work-manager.js';
@@ -55,9 +58,15 @@ export async function startExecutor(
     logger,
     knownRuns: outbox.peek(Number.MAX_SAFE_INTEGER).map(({ report }) => runKeyOf(report)),
   });
+  // Reports go over the subscription's socket while it is connected (authenticated once, no
+  // token or HTTP request per call), else over HTTP.
+  const reportClient: GraphqlHttpClient = {
+    request: (document, variables) =>
+      subscription.request(document, variables) ?? client.request(document, variables),
+  };
   const sender = new OutboxSender({
     outbox,
-    deliver: (batch) => deliverBatch(client, batch),
+    deliver: (batch) => deliverBatch(reportClient, batch),
     logger,
   });
   const heartbeat = new Heartbeat({

@@ -1,4 +1,5 @@
-import { print } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TokenSigner } from '../auth/executor-token.js';
@@ -10,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { backoffDelayMs, type BackoffOptions } from '../shared/backoff.js';
 import { Wakeup } from '../shared/wakeup.js';
 import type { ExecutorMessage } from '../work/executor-message.js';
+import { failureKindOfCode, GraphqlRequestError, printOnce } from './graphql-http-client.js';
 
 /** Close code with which the server refuses an executor's token (graphql-ws Forbidden). */
 export const refusedCloseCode = 4403;
@@ -28,6 +30,8 @@ export const maxReconnectDelayMs = 5_000;
 const openingTimeoutMs = 10_000;
 /** retryNow() gives up an attempt still opening after this long: it began before the restore. */
 const staleOpeningMs = 1_000;
+/** A request over the socket without an answer by then fails (retryable). */
+const socketRequestTimeoutMs = 15_000;
 
 /** The wait before the next connection attempt after `consecutiveFailures` failed ones. */
 export function reconnectDelayMs(consecutiveFailures: number, backoff?: BackoffOptions): number {
@@ -97,6 +101,8 @@ export class AssignmentSubscription {
   private opening: { socket: WebSocket; since: number } | undefined;
   private isConnected = false;
   private isStopped = true;
+  /** Requests over the socket awaiting their answer: failed at once when the socket closes. */
+  private readonly pendingRequests = new Set<(error: GraphqlRequestError) => void>();
 
   constructor(private readonly options: AssignmentSubscriptionOptions) {}
 
@@ -133,6 +139,58 @@ export class AssignmentSubscription {
     }
     // Ends the wait in progress, or else the next one (an attempt is under way).
     this.retrySignal.wake();
+  }
+
+  /**
+   * Sends an operation over the live socket, already authenticated: no token to sign, no HTTP
+   * request, and the server checks no signature. Undefined when the socket is not connected
+   * (the caller uses HTTP instead). Failures come out as GraphqlRequestError, as over HTTP.
+   */
+  request<Result, Variables extends Record<string, unknown>>(
+    document: TypedDocumentNode<Result, Variables>,
+    variables: Variables,
+  ): Promise<Result> | undefined {
+    const { client } = this;
+    if (!client || !this.isConnected) return undefined;
+    return new Promise<Result>((resolve, reject) => {
+      let result: FormattedExecutionResult<Record<string, unknown>, unknown> | undefined;
+      const settle = (error: GraphqlRequestError | undefined): void => {
+        clearTimeout(timer);
+        this.pendingRequests.delete(fail);
+        if (error) {
+          cancel();
+          reject(error);
+        } else resolve(result!.data as Result);
+      };
+      const fail = (error: GraphqlRequestError): void => settle(error);
+      const timer = setTimeout(
+        () =>
+          fail(
+            new GraphqlRequestError('no answer over the WebSocket in time', 'retryable', 'NETWORK'),
+          ),
+        socketRequestTimeoutMs,
+      );
+      this.pendingRequests.add(fail);
+      const cancel = client.subscribe(
+        { query: printOnce(document), variables },
+        {
+          next: (value) => {
+            result = value;
+          },
+          error: (error) => fail(requestErrorOf(error)),
+          complete: () => {
+            const firstError = result?.errors?.[0];
+            if (firstError) return fail(requestErrorOf([firstError]));
+            if (result?.data === undefined || result.data === null) {
+              return fail(
+                new GraphqlRequestError('the server answered without data', 'retryable', 'NETWORK'),
+              );
+            }
+            settle(undefined);
+          },
+        },
+      );
+    });
   }
 
   /** Ends the subscription and closes the socket; no reconnect follows. */
@@ -221,6 +279,10 @@ export class AssignmentSubscription {
         closed: () => {
           clearTimeout(pongTimer);
           if (this.client === client) this.isConnected = false;
+          // Their answers are lost with the socket: the caller retries (reports are idempotent).
+          for (const fail of [...this.pendingRequests]) {
+            fail(new GraphqlRequestError('the WebSocket closed', 'retryable', 'NETWORK'));
+          }
         },
       },
     });
@@ -262,4 +324,25 @@ export class AssignmentSubscription {
       this.subscribe();
     }, delayMs);
   }
+}
+
+/**
+ * What graphql-ws hands a sink's `error`: GraphQL errors (the operation was refused, with their
+ * codes) or a socket failure (retryable).
+ */
+function requestErrorOf(error: unknown): GraphqlRequestError {
+  if (Array.isArray(error) && error.length > 0) {
+    const first = error[0] as { message?: unknown; extensions?: { code?: unknown } };
+    const code = typeof first.extensions?.code === 'string' ? first.extensions.code : undefined;
+    return new GraphqlRequestError(
+      typeof first.message === 'string' ? first.message : 'GraphQL error',
+      code ? failureKindOfCode(code) : 'retryable',
+      code ?? 'GRAPHQL_ERROR',
+    );
+  }
+  return new GraphqlRequestError(
+    `the WebSocket failed: ${describe(error)}`,
+    'retryable',
+    'NETWORK',
+  );
 }

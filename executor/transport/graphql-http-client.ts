@@ -32,6 +32,12 @@ export class GraphqlRequestError extends Error {
   }
 }
 
+/** How a GraphQL error with this `extensions.code` is to be treated. */
+export function failureKindOfCode(code: string): GraphqlFailureKind {
+  return rejectedCodes.has(code) ? 'rejected' : 'retryable';
+}
+
+/** A GraphQL transport (HTTP, or the executor's WebSocket). */
 export interface GraphqlHttpClient {
   request<Result, Variables extends Record<string, unknown>>(
     document: TypedDocumentNode<Result, Variables>,
@@ -55,7 +61,7 @@ interface GraphqlResponseBody {
 
 const printedDocuments = new WeakMap<DocumentNode, string>();
 
-function printOnce(document: DocumentNode): string {
+export function printOnce(document: DocumentNode): string {
   let text = printedDocuments.get(document);
   if (text === undefined) {
     text = print(document);
@@ -107,11 +113,7 @@ export function createGraphqlHttpClient(options: GraphqlHttpClientOptions): Grap
       if (firstError) {
         const code =
           typeof firstError.extensions?.code === 'string' ? firstError.extensions.code : undefined;
-        const kind = code
-          ? rejectedCodes.has(code)
-            ? 'rejected'
-            : 'retryable'
-          : failureForStatus(response.status);
+        const kind = code ? failureKindOfCode(code) : failureForStatus(response.status);
         throw new GraphqlRequestError(
           firstError.message ?? 'GraphQL error',
           kind,

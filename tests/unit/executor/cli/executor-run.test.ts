@@ -71,7 +71,7 @@ describe('graphcron-executor run', () => {
     await server.waitForSubscriber();
   }
 
-  it('runs pushed assignments, reports them in order with fresh tokens, and heartbeats', async () => {
+  it('runs pushed assignments, reports them in order over its socket, and heartbeats with fresh tokens', async () => {
     const executor = startRun();
     await connected(executor);
     const assignment = shellAssignment({ command: 'echo hello; echo oops >&2' });
@@ -111,7 +111,14 @@ describe('graphcron-executor run', () => {
     await server.waitForCall((call) => call.field === 'executorHeartbeat');
     const everyRequest = server.requests.filter((call) => call.field !== 'registerExecutor');
     expect(everyRequest.every((call) => call.executorId === '1')).toBe(true);
-    expect(new Set(everyRequest.map((call) => call.jti)).size).toBe(everyRequest.length);
+    // Reports travel over the subscription's socket (authenticated when it connected); every
+    // HTTP request (the heartbeat) carries a token of its own.
+    const reportCalls = everyRequest.filter((call) => call.field === 'submitExecutorReports');
+    expect(reportCalls.length).toBeGreaterThan(0);
+    expect(reportCalls.every((call) => call.transport === 'ws')).toBe(true);
+    const overHttp = everyRequest.filter((call) => call.transport === 'http');
+    expect(overHttp.length).toBeGreaterThan(0);
+    expect(new Set(overHttp.map((call) => call.jti)).size).toBe(overHttp.length);
 
     executor.child.kill('SIGTERM');
     expect(await executor.exited).toBe(0);

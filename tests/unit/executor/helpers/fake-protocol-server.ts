@@ -16,7 +16,9 @@ export interface ProtocolCall {
   readonly args: Record<string, unknown>;
   /** From the verified token; undefined for registerExecutor. */
   readonly executorId: string | undefined;
+  /** The request's own token; undefined over the WebSocket (authenticated when it connected). */
   readonly jti: string | undefined;
+  readonly transport: 'http' | 'ws';
 }
 
 /** Returns a result, or throws (e.g. `protocolError('CONFLICT')`) to answer with an error. */
@@ -91,7 +93,24 @@ export class FakeProtocolServer {
           context.extra.executorId = identity.executorId;
           return true;
         },
+        context: (context) => ({ executorId: context.extra.executorId }),
         roots: {
+          // Operations over an authenticated socket: the executor sends its reports this way.
+          mutation: new Proxy(
+            {},
+            {
+              get:
+                (_target, field) =>
+                (args: Record<string, unknown>, context: { executorId?: string }) =>
+                  fake.answer({
+                    field: String(field),
+                    args,
+                    executorId: context.executorId,
+                    jti: undefined,
+                    transport: 'ws',
+                  }),
+            },
+          ),
           subscription: {
             executorAssignments: () => {
               if (fake.failNextSubscriptions > 0) {
@@ -244,21 +263,26 @@ export class FakeProtocolServer {
           if (field !== 'registerExecutor' && !identity) {
             throw protocolError('UNAUTHENTICATED', authFailure ?? 'no executor token');
           }
-          const call: ProtocolCall = {
+          return this.answer({
             field,
             args,
             executorId: identity?.executorId,
             jti: identity?.jti,
-          };
-          this.requests.push(call);
-          if (field === 'submitExecutorReports' && !this.handlers[field])
-            return this.applyBatch(call);
-          return this.record(call);
+            transport: 'http',
+          });
         },
       ]),
     );
     const result = await graphql({ schema, source: query, variableValues: variables, rootValue });
     return { status: 200, body: result };
+  }
+
+  /** One authenticated request (a mutation), by either transport. */
+  private answer(call: ProtocolCall): unknown {
+    this.requests.push(call);
+    if (call.field === 'submitExecutorReports' && !this.handlers[call.field])
+      return this.applyBatch(call);
+    return this.record(call);
   }
 
   private record(call: ProtocolCall): unknown {
