@@ -7,11 +7,13 @@ import {
   maxReconnectDelayMs,
   reconnectDelayMs,
 } from '../../../../executor/transport/assignment-subscription.js';
+import { SubmitExecutorReportsDocument } from '../../../../executor/generated/graphql.js';
+import { GraphqlRequestError } from '../../../../executor/transport/graphql-http-client.js';
 import type { ExecutorMessage } from '../../../../executor/work/executor-message.js';
 import { shellAssignment } from '../helpers/assignments.js';
 import { startCuttableProxy, type CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { enrolledSigner } from '../helpers/executor-keys.js';
-import { FakeProtocolServer } from '../helpers/fake-protocol-server.js';
+import { FakeProtocolServer, protocolError } from '../helpers/fake-protocol-server.js';
 
 interface LogLine {
   readonly message: string;
@@ -97,6 +99,56 @@ describe('AssignmentSubscription', () => {
       assignment,
       { __typename: 'ExecutorCancellation', instanceId: '5', attempt: 2, reason: 'no' },
     ]);
+  });
+
+  const started = (instanceId: string) => ({
+    input: {
+      acknowledged: [],
+      started: [{ instanceId, attempt: 1, startedAt: new Date().toISOString() }],
+      logs: [],
+      finished: [],
+    },
+  });
+
+  it('sends operations over its socket while connected, with the errors classified', async () => {
+    const client = subscribe();
+    expect(client.subscription.request(SubmitExecutorReportsDocument, started('1'))).toBe(
+      undefined,
+    );
+    await client.until(() => client.connections() === 1);
+    const answer = await client.subscription.request(SubmitExecutorReportsDocument, started('1'));
+    expect(answer?.submitExecutorReports.refused).toEqual([]);
+    expect(server.requests.at(-1)).toMatchObject({
+      field: 'submitExecutorReports',
+      executorId: '9',
+      transport: 'ws',
+    });
+
+    server.handlers.submitExecutorReports = () => {
+      throw protocolError('BAD_USER_INPUT', 'no such field');
+    };
+    const refusal = await client.subscription
+      .request(SubmitExecutorReportsDocument, started('2'))
+      ?.catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(GraphqlRequestError);
+    expect(refusal).toMatchObject({ kind: 'rejected', code: 'BAD_USER_INPUT' });
+
+    await client.subscription.stop();
+    expect(client.subscription.request(SubmitExecutorReportsDocument, started('3'))).toBe(
+      undefined,
+    );
+  });
+
+  it('fails a request in flight at once (retryable) when its socket closes', async () => {
+    const client = subscribe();
+    await client.until(() => client.connections() === 1);
+    server.handlers.submitExecutorReports = () => new Promise(() => undefined);
+    const pending = client.subscription
+      .request(SubmitExecutorReportsDocument, started('1'))
+      ?.catch((error: unknown) => error);
+    await server.waitForCall((call) => call.field === 'submitExecutorReports');
+    server.dropWebSockets();
+    expect(await pending).toMatchObject({ kind: 'retryable', code: 'NETWORK' });
   });
 
   it('reconnects with a fresh token after the connection is lost', async () => {
