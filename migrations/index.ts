@@ -4,10 +4,12 @@ import { Migration20261126085936_initial } from './Migration20261126085936_initi
 import { Migration20261126092344_executor_protocol } from './Migration20261126092344_executor_protocol.js';
 import { Migration20261126101528_scheduler } from './Migration20261126101528_scheduler.js';
 import { Migration20261126143854_dispatch_queue_order } from './Migration20261126143854_dispatch_queue_order.js';
+import { Migration20261126145903_delayed_runs_index } from './Migration20261126145903_delayed_runs_index.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126085936_initial', class: Migration20261126085936_initial },
   { name: 'Migration20261126092344_executor_protocol', class: Migration20261126092344_executor_protocol },
   { name: 'Migration20261126101528_scheduler', class: Migration20261126101528_scheduler },
   { name: 'Migration20261126143854_dispatch_queue_order', class: Migration20261126143854_dispatch_queue_order },
+  { name: 'Migration20261126145903_delayed_runs_index', class: Migration20261126145903_delayed_runs_index },
 ];

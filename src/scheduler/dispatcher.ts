@@ -146,15 +146,8 @@ export class Dispatcher {
       const waiting = await this.claimWaiting(em);
       if (waiting.length === 0) return { claimed: 0, dispatched: 0 };
       const taskIds = [...new Set(waiting.map((w) => w.task_id))].sort((a, b) => a - b);
-      // Per-task lock (not the task row, which the cron ticker claims): two replicas never
-      // count the same task's running runs at once.
-      await query(
-        em,
-        'select pg_advisory_xact_lock(1, id) from unnest($1::int[]) as id order by id',
-        [taskIds],
-      );
-      const candidates = await this.candidates(em, taskIds);
-      const activeByTask = await this.activeRunsByTask(em, taskIds);
+      await this.lockTasksAndExecutors(em, taskIds);
+      const { candidates, activeByTask } = await this.candidates(em, taskIds);
       const assignments: { id: string; executor: CandidateRow }[] = [];
       for (const run of waiting) {
         let options = candidates.byTask.get(run.task_id) ?? [];
@@ -191,34 +184,15 @@ export class Dispatcher {
    * locks; the exact ones are taken under the locks, in dispatchBatch.
    *
    * The queue is read in windows of its index order, so a pass costs the same whether 200 or
-   * 100,000 runs wait (sorting the whole queue took ~150 ms at 20,000 and serialised dispatch);
-   * when no executor has room and no task broadcasts, the queue is not read at all.
+   * 100,000 runs wait (sorting the whole queue took ~150 ms at 20,000 and serialised dispatch).
    */
   private async claimWaiting(em: EntityManager): Promise<WaitingRow[]> {
-    const [state] = await query<{ has_room: boolean; has_broadcast: boolean }>(
-      em,
-      `select exists (select 1 from executors e
-                       where e.is_enabled and e.is_online
-                         and e.capacity > (select count(*) from task_instances t
-                                            where t.executor_id = e.id
-                                              and t.status in (${DISPATCHED}, ${RUNNING}))) as has_room,
-              exists (select 1 from tasks where routing_strategy = $1) as has_broadcast`,
-      [RoutingStrategy.BROADCAST],
-    );
-    // A BROADCAST run not yet fanned out needs no room, only executors.
-    if (!state?.has_room && !state?.has_broadcast) return [];
     const claimed: WaitingRow[] = [];
     let after: { priority: number; id: string } | null = null;
     for (;;) {
       const rows: ClaimRow[] = await query<ClaimRow>(
         em,
-        `with queue_window as materialized (
-           select id, priority, task_id from task_instances
-            where status = ${SCHEDULED}
-              and ($3::int is null or priority < $3 or (priority = $3 and id > $4::bigint))
-            order by priority desc, id
-            limit $2),
-         active as materialized (
+        `with active as materialized (
            select task_id, executor_id from task_instances where status in (${DISPATCHED}, ${RUNNING})),
          task_load as materialized (
            select task_id, count(*)::int as active from active group by task_id),
@@ -226,6 +200,16 @@ export class Dispatcher {
            select e.id from executors e
             where e.is_enabled and e.is_online
               and e.capacity > (select count(*) from active a where a.executor_id = e.id)),
+         queue_window as materialized (
+           select id, priority, task_id from task_instances
+            where status = ${SCHEDULED}
+              and ($3::int is null or priority < $3 or (priority = $3 and id > $4::bigint))
+              -- evaluated once, first: with no executor room and no BROADCAST task (whose
+              -- runs not yet fanned out need no room), the queue is not read at all
+              and (exists (select 1 from executor_room)
+                   or exists (select 1 from tasks where routing_strategy = $5))
+            order by priority desc, id
+            limit $2),
          -- per task of the window, not per run: a window is often many runs of few tasks
          window_tasks as materialized (
            select w.task_id,
@@ -334,58 +318,75 @@ export class Dispatcher {
     );
   }
 
-  private async activeRunsByTask(
-    em: EntityManager,
-    taskIds: number[],
-  ): Promise<Map<number, number>> {
-    const rows = await query<{ task_id: number; active: number }>(
+  /**
+   * Per-task locks (not the task row, which the cron ticker claims), then the rows of the online
+   * executors bound to those tasks, both in id order (no deadlock between replicas): two
+   * replicas never count the same task's or executor's runs at once. One statement; the counts
+   * are read by the next one, whose snapshot is taken after the locks are held (a count read by
+   * the locking statement itself would predate a wait for a lock, and miss what the holder
+   * dispatched).
+   */
+  private async lockTasksAndExecutors(em: EntityManager, taskIds: number[]): Promise<void> {
+    await query(
       em,
-      `select task_id, count(*)::int as active from task_instances
-        where task_id = any($1::int[]) and status in (${DISPATCHED}, ${RUNNING})
-        group by task_id`,
+      `with task_locks as materialized (
+         select pg_advisory_xact_lock(1, id) from unnest($1::int[]) as id order by id)
+       select e.id from executors e
+        where (select count(*) from task_locks) >= 0 -- all task locks first
+          and e.is_enabled and e.is_online
+          and e.id in (select eb.executor_id from task_bindings tb
+                         join executor_bindings eb on eb.id = tb.binding_id
+                        where tb.task_id = any($1::int[]))
+        order by e.id
+          for update of e`,
       [taskIds],
     );
-    return new Map(rows.map((r) => [r.task_id, r.active]));
   }
 
-  /** Online, enabled executors bound to the tasks, locked, with their current load. */
+  /**
+   * Online, enabled executors bound to the tasks, with their load, and the tasks' running runs:
+   * exact, read under the locks.
+   */
   private async candidates(em: EntityManager, taskIds: number[]) {
-    const rows = await query<CandidateRow>(
+    const rows = await query<CandidateRow & { executor_active: number; task_active: number }>(
       em,
-      `select tb.task_id, e.id as executor_id, eb.id as binding_id, eb.weight, e.capacity, e.name, e.host
-         from task_bindings tb
-         join executor_bindings eb on eb.id = tb.binding_id
-         join executors e on e.id = eb.executor_id
-        where tb.task_id = any($1::int[]) and e.is_enabled and e.is_online`,
+      `with active as materialized (
+         select task_id, executor_id from task_instances where status in (${DISPATCHED}, ${RUNNING})),
+       by_executor as (select executor_id, count(*)::int as n from active group by executor_id),
+       by_task as (
+         select task_id, count(*)::int as n from active
+          where task_id = any($1::int[]) group by task_id)
+       select t.id as task_id, c.executor_id, c.binding_id, c.weight, c.capacity, c.name, c.host,
+              coalesce(be.n, 0) as executor_active, coalesce(bt.n, 0) as task_active
+         from unnest($1::int[]) as t(id)
+         left join by_task bt on bt.task_id = t.id
+         left join lateral (
+           select e.id as executor_id, eb.id as binding_id, eb.weight, e.capacity, e.name, e.host
+             from task_bindings tb
+             join executor_bindings eb on eb.id = tb.binding_id
+             join executors e on e.id = eb.executor_id
+            where tb.task_id = t.id and e.is_enabled and e.is_online) c on true
+         left join by_executor be on be.executor_id = c.executor_id`,
       [taskIds],
     );
-    const executorIds = [...new Set(rows.map((r) => r.executor_id))].sort((a, b) => a - b);
-    // Locked in id order (no deadlock between replicas); counted after the lock, so exact.
-    const loads = executorIds.length
-      ? await query<{ id: number; active: number }>(
-          em,
-          `select e.id, (select count(*)::int from task_instances t
-                          where t.executor_id = e.id and t.status in (${DISPATCHED}, ${RUNNING})) as active
-             from executors e where e.id = any($1::int[]) order by e.id for update of e`,
-          [executorIds],
-        )
-      : [];
-    const activeById = new Map(loads.map((l) => [l.id, l.active]));
+    const activeByTask = new Map<number, number>();
     const byTask = new Map<number, Candidate[]>();
     const byExecutor = new Map<number, Candidate[]>();
     const rowsById = new Map<number, CandidateRow>();
     for (const row of rows) {
+      activeByTask.set(row.task_id, row.task_active);
+      if (row.executor_id === null) continue; // a task with no executor online
       const candidate: Candidate = {
         executorId: row.executor_id,
         bindingId: row.binding_id,
         weight: row.weight,
         capacity: row.capacity,
-        active: activeById.get(row.executor_id) ?? 0,
+        active: row.executor_active,
       };
       byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), candidate]);
       byExecutor.set(row.executor_id, [...(byExecutor.get(row.executor_id) ?? []), candidate]);
       rowsById.set(row.executor_id, row);
     }
-    return { byTask, byExecutor, rows: rowsById };
+    return { candidates: { byTask, byExecutor, rows: rowsById }, activeByTask };
   }
 }

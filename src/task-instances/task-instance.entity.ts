@@ -35,6 +35,12 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
   include: ['task'],
   where: `status = ${TaskInstanceStatus.SCHEDULED}`,
 })
+// Runs held back by a retry delay: the dispatcher looks up the next to come due after every pass.
+@Index({
+  name: 'task_instances_delayed',
+  properties: ['availableAt'],
+  where: `status = ${TaskInstanceStatus.SCHEDULED} and available_at is not null`,
+})
 @Index({ properties: ['status'] })
 @Index({ properties: ['executorId', 'status'] })
 export class TaskInstance {
