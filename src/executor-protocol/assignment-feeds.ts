@@ -33,9 +33,12 @@ interface PendingRow {
 }
 
 const { DISPATCHED, RUNNING } = TaskInstanceStatus;
-/** What an executor still has to hear: unacknowledged assignments and open cancellations. */
-const pendingCondition = `((status = ${DISPATCHED} and acknowledged_at is null)
-  or (cancel_requested_at is not null and status in (${DISPATCHED}, ${RUNNING})))`;
+/**
+ * What an executor still has to hear: unacknowledged assignments and open cancellations. Both
+ * are in flight: said first, so that the small index of runs in flight serves the read.
+ */
+const pendingCondition = `(status in (${DISPATCHED}, ${RUNNING})
+  and ((status = ${DISPATCHED} and acknowledged_at is null) or cancel_requested_at is not null))`;
 
 export interface AssignmentFeedOptions {
   /** How often the database is polled for anything a lost notification missed. */
