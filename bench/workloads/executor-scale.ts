@@ -5,9 +5,11 @@ import WebSocket from 'ws';
 import type { BenchGraphql } from '../support/graphql.js';
 import { adminGraphql, startServer } from '../support/graphcron.js';
 import { MeasurementConnection } from '../support/database-poll.js';
+import { inspectorUrlIn, liveMemory } from '../support/inspector-memory.js';
 import { cpuTimeMs, residentBytes } from '../support/process-stats.js';
 import type { BenchPostgres } from '../support/postgres.js';
 import { runTasksInBatches } from '../support/tasks.js';
+import { profileArgs } from './graphcron-stack.js';
 
 export interface ExecutorScaleOptions {
   connections: number;
@@ -23,6 +25,12 @@ export interface ExecutorScaleResult {
   serverRssBeforeMb: number;
   serverRssAfterMb: number;
   rssPerConnectionKb: number;
+  /**
+   * The server's live memory per connection: heap in use plus external memory after a full
+   * garbage collection, connected and idle versus before connecting (RSS also counts garbage
+   * and the heap's reserve, which grow with the heartbeat traffic).
+   */
+  liveKbPerConnection: number;
   /** Server CPU while idle with every executor connected and heartbeating, in cores. */
   idleServerCores: number;
   pushesPerSecond: number;
@@ -118,9 +126,13 @@ export async function graphcronExecutorScale(
   options: ExecutorScaleOptions,
 ): Promise<ExecutorScaleResult> {
   const database = await postgres.createDatabase('scale');
-  const server = await startServer(database.url, {
-    GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatSeconds * 4),
-  });
+  // The inspector on a free local port: the bench reads live memory through it.
+  const server = await startServer(
+    database.url,
+    { GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatSeconds * 4) },
+    ['--inspect=127.0.0.1:0', ...profileArgs('scale')],
+  );
+  const inspectorUrl = inspectorUrlIn(server.output());
   const executors: LightweightExecutor[] = [];
   const db = await MeasurementConnection.open(database.url);
   try {
@@ -145,6 +157,8 @@ export async function graphcronExecutorScale(
       executors.push(new LightweightExecutor(server.url, id, privateKey, onAssignment));
     }
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Both after a full collection (liveMemory runs one), so that RSS compares like with like.
+    const liveBefore = await liveMemory(inspectorUrl);
     const rssBefore = residentBytes(server.pid);
     const connectStarted = performance.now();
     for (const executor of executors) executor.subscribe();
@@ -162,7 +176,9 @@ export async function graphcronExecutorScale(
     const cpuBefore = cpuTimeMs(server.pid);
     await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
     const idleServerCores = (cpuTimeMs(server.pid) - cpuBefore) / 1000 / options.idleSeconds;
+    const liveAfter = await liveMemory(inspectorUrl);
     const rssAfter = residentBytes(server.pid);
+    const liveBytes = (memory: typeof liveBefore): number => memory.heapUsed + memory.external;
 
     const { bindingIds } = await bindingsOf(graphql, groupId);
     const { createTask } = await graphql.request<{ createTask: { id: string } }>(
@@ -189,6 +205,9 @@ export async function graphcronExecutorScale(
       serverRssBeforeMb: Math.round(rssBefore / 2 ** 20),
       serverRssAfterMb: Math.round(rssAfter / 2 ** 20),
       rssPerConnectionKb: Math.round((rssAfter - rssBefore) / 1024 / options.connections),
+      liveKbPerConnection: Math.round(
+        (liveBytes(liveAfter) - liveBytes(liveBefore)) / 1024 / options.connections,
+      ),
       idleServerCores: Math.round(idleServerCores * 1000) / 1000,
       pushesPerSecond: Math.round(received / pushSeconds),
       connectSeconds: Math.round(connectSeconds * 10) / 10,

@@ -40,7 +40,7 @@ export interface GraphcronStack {
 }
 
 /** `BENCH_PROFILE=1`: the server writes a V8 CPU profile (.cpuprofile) under bench/results/. */
-function profileArgs(label: string): string[] {
+export function profileArgs(label: string): string[] {
   // BENCH_SERVER_NODE_ARGS: extra node options for the server (e.g. `--import` a tracing hook).
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   if (process.env.BENCH_PROFILE !== '1') return extra;

@@ -386,8 +386,12 @@ export class Dispatcher {
         capacity: row.capacity,
         active: row.executor_active,
       };
-      byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), candidate]);
-      byExecutor.set(row.executor_id, [...(byExecutor.get(row.executor_id) ?? []), candidate]);
+      const ofTask = byTask.get(row.task_id);
+      if (ofTask) ofTask.push(candidate);
+      else byTask.set(row.task_id, [candidate]);
+      const ofExecutor = byExecutor.get(row.executor_id);
+      if (ofExecutor) ofExecutor.push(candidate);
+      else byExecutor.set(row.executor_id, [candidate]);
       rowsById.set(row.executor_id, row);
     }
     return { candidates: { byTask, byExecutor, rows: rowsById }, activeByTask };
