@@ -205,7 +205,7 @@ export class TaskInstanceService {
         em,
         `select id, owner_id as "ownerId", kind, command, env,
                 max_parallel_runs as "maxParallelRuns", overlap_policy as "overlapPolicy"
-           from tasks where id = any($1::int[]) order by id for update`,
+           from tasks where id = any($1::bigint[]) order by id for update`,
         [[...new Set(taskIds)]],
       );
       const tasks = new Map(locked.map((task) => [task.id, task]));
