@@ -8,11 +8,15 @@ import type { GraphqlClient } from './graphql-client.js';
 import { record } from './ws-client.js';
 
 export type RunOutcome = RunOutcomeQuery['taskInstance'];
+
+const recheckMs = 200;
 type Status = RunOutcome['status'];
 
 /**
- * Resolves with the run once its status is one of `statuses`: watches `taskInstanceUpdated`
- * (no polling), and reads the run once after subscribing so an earlier change is not missed.
+ * Resolves with the run once its status is one of `statuses`: watches `taskInstanceUpdated`, and
+ * reads the run after subscribing and again every `recheckMs`. The subscription goes live on the
+ * server some time after it is sent: a change landing in between was missed, and the wait ran
+ * into its 20 s timeout (an e2e cancellation "took" 20 s while the run had ended in 50 ms).
  */
 export async function waitForStatus(
   client: GraphqlClient,
@@ -30,7 +34,9 @@ export async function waitForStatus(
       const remaining = deadline - Date.now();
       if (remaining <= 0)
         throw new Error(`run ${instanceId} is ${taskInstance.status}, not ${statuses.join('/')}`);
-      seen = (await updates.atLeast(seen + 1, remaining).catch(() => updates.items)).length;
+      seen = (
+        await updates.atLeast(seen + 1, Math.min(remaining, recheckMs)).catch(() => updates.items)
+      ).length;
     }
   } finally {
     updates.dispose();
