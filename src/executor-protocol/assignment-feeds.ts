@@ -33,6 +33,8 @@ interface PendingRow {
 }
 
 const { DISPATCHED, RUNNING } = TaskInstanceStatus;
+/** How long after a stream's error its socket is closed: the error is sent first. */
+const closeAfterErrorMs = 100;
 /**
  * What an executor still has to hear: unacknowledged assignments and open cancellations. Both
  * are in flight: said first, so that the small index of runs in flight serves the read.
@@ -94,7 +96,14 @@ export class AssignmentFeeds {
     for (const stop of this.stops.splice(0)) stop();
   }
 
-  subscribe(executorId: number): AsyncIterable<ExecutorMessage> {
+  /**
+   * `closeConnection` (WebSocket only) is called when the executor is found no longer admitted:
+   * its socket also carries its reports, and must not outlive its admission.
+   */
+  subscribe(
+    executorId: number,
+    closeConnection?: (code: number, reason: string) => void,
+  ): AsyncIterable<ExecutorMessage> {
     return new Repeater<ExecutorMessage>(async (push, stop) => {
       let nudged = true;
       // Admission is checked on connect and whenever the executor's row may have changed, not
@@ -133,11 +142,11 @@ export class AssignmentFeeds {
           if (isRecheckDue) {
             isRecheckDue = false;
             if (!(await this.stillAdmitted(executorId, stream.admittedKey))) {
-              stop(
-                new UnauthenticatedError(
-                  `Executor ${executorId} is disabled, deleted or re-keyed.`,
-                ),
-              );
+              const reason = `Executor ${executorId} is disabled, deleted or re-keyed.`;
+              stop(new UnauthenticatedError(reason));
+              // 4403, as a refused connection (its reconnect is refused anyway), once the
+              // stream's error has gone out.
+              setTimeout(() => closeConnection?.(4403, reason), closeAfterErrorMs).unref();
               break;
             }
           }

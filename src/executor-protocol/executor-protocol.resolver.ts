@@ -26,7 +26,10 @@ export class ExecutorProtocolResolver {
       'acknowledged, then new ones as they come. Delivery is at least once.',
     subscribe: ({ context }) => {
       const ctx = context as RequestContext;
-      return ctx.services.assignments.subscribe(requireExecutor(ctx).executorId);
+      return ctx.services.assignments.subscribe(
+        requireExecutor(ctx).executorId,
+        ctx.closeConnection,
+      );
     },
   })
   executorAssignments(

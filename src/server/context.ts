@@ -17,4 +17,10 @@ export interface RequestContext {
   readonly requestId: string;
   readonly clientAddress: string;
   readonly services: Services;
+  /**
+   * Over a WebSocket: closes it. Its credentials were checked when it connected, and an
+   * executor's reports travel over it: an executor found disabled, deleted or re-keyed since
+   * must lose the socket, not only its subscription. Absent over HTTP.
+   */
+  readonly closeConnection?: (code: number, reason: string) => void;
 }

@@ -89,6 +89,7 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
         requestId: randomUUID(),
         clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
         services: deps.services,
+        closeConnection: (code, reason) => ctx.extra.socket.close(code, reason),
       }),
     },
     logger,

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ExecutorDocument,
@@ -92,17 +93,41 @@ describe('executor authentication', () => {
     await client.dispose();
   });
 
-  it('ends the assignment stream of an executor disabled while connected', async () => {
+  it('ends the assignment stream and closes the socket of an executor disabled while connected', async () => {
     const other = await TestExecutor.enroll(server, { name: 'disabled-while-connected' });
-    const feed = other.assignments();
+    // A raw graphql-ws socket: a client library would close it itself once its only
+    // subscription ends, and this is about the server closing it.
+    const socket = new WebSocket(
+      server.anonymous.url.replace(/^http/, 'ws'),
+      'graphql-transport-ws',
+    );
+    const messages: { id?: string; type: string; payload?: unknown }[] = [];
+    socket.on('message', (data: WebSocket.RawData) => messages.push(JSON.parse(String(data))));
+    const closedWith = new Promise<number>((resolve) => socket.on('close', resolve));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.send(
+      JSON.stringify({
+        type: 'connection_init',
+        payload: { authorization: `Bearer ${await other.token()}` },
+      }),
+    );
+    await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
+    socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: 'subscription { executorAssignments { __typename } }' },
+      }),
+    );
     const admin = await server.asAdmin();
     // Connected (the stream is open once the executor shows online).
     await expect
       .poll(async () => (await admin.data(ExecutorDocument, { id: other.id })).executor.isOnline)
       .toBe(true);
     await admin.data(UpdateExecutorDocument, { id: other.id, input: { isEnabled: false } });
-    await feed.done;
-    expect(JSON.stringify(feed.errors)).toMatch(/disabled, deleted or re-keyed/);
-    await other.close();
+    // The socket goes too (it also carries the executor's reports), after the stream's error.
+    expect(await closedWith).toBe(4403);
+    const ended = messages.find((m) => m.id === '1' && m.type === 'error');
+    expect(JSON.stringify(ended?.payload)).toMatch(/disabled, deleted or re-keyed/);
   });
 });
