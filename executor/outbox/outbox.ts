@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { GroupCommit } from '../shared/group-commit.js';
 import type { OutboxRecord, Report } from './report.js';
 
 /** A new segment file is started once the current one is this big. */
@@ -13,12 +14,6 @@ interface Segment {
   sizeBytes: number;
 }
 
-interface PendingAppend {
-  readonly record: OutboxRecord;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /**
  * Durable, ordered reports for the server (design.md, protocol 4). Records are JSON lines in
  * segment files; `delivered.json` holds the id of the last delivered record. Invariants: a record
@@ -30,8 +25,7 @@ export class Outbox {
   private readonly undelivered: OutboxRecord[] = [];
   private readonly segments: Segment[] = [];
   private current: { segment: Segment; handle: FileHandle } | undefined;
-  private queued: PendingAppend[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly commits = new GroupCommit<OutboxRecord>((batch) => this.writeBatch(batch));
   private readonly appendListeners = new Set<() => void>();
 
   private constructor(
@@ -87,19 +81,7 @@ export class Outbox {
   /** Resolves once the report is on disk (fsynced); reports become deliverable in call order. */
   append(report: Report): Promise<OutboxRecord> {
     const record: OutboxRecord = { id: this.nextId++, report };
-    return new Promise<OutboxRecord>((resolve, reject) => {
-      this.queued.push({ record, resolve: () => resolve(record), reject });
-      this.scheduleFlush();
-    });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = this.flushQueued().finally(() => {
-      this.flushing = undefined;
-      // An append made while the last batch was being resolved found `flushing` still set.
-      if (this.queued.length > 0) this.scheduleFlush();
-    });
+    return this.commits.add(record).then(() => record);
   }
 
   /** The oldest undelivered records, at most `limit`, in order. */
@@ -133,33 +115,21 @@ export class Outbox {
 
   /** Waits for appends in progress and closes the open segment. */
   async close(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    await this.commits.settled();
     await this.current?.handle.close();
     this.current = undefined;
   }
 
-  /** Group commit: every append queued meanwhile is written and fsynced together. */
-  private async flushQueued(): Promise<void> {
-    while (this.queued.length > 0) {
-      const batch = this.queued;
-      this.queued = [];
-      try {
-        const text = batch.map(({ record }) => JSON.stringify(record) + '\n').join('');
-        const { segment, handle } = await this.writableSegment(batch[0]!.record.id);
-        await handle.write(text);
-        await handle.sync();
-        segment.sizeBytes += Buffer.byteLength(text);
-        segment.lastId = batch[batch.length - 1]!.record.id;
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-        continue;
-      }
-      for (const pending of batch) {
-        this.undelivered.push(pending.record);
-        pending.resolve();
-      }
-      for (const listener of this.appendListeners) listener();
-    }
+  /** One group commit: the batch is written and fsynced, then becomes deliverable. */
+  private async writeBatch(batch: readonly OutboxRecord[]): Promise<void> {
+    const text = batch.map((record) => JSON.stringify(record) + '\n').join('');
+    const { segment, handle } = await this.writableSegment(batch[0]!.id);
+    await handle.write(text);
+    await handle.sync();
+    segment.sizeBytes += Buffer.byteLength(text);
+    segment.lastId = batch[batch.length - 1]!.id;
+    this.undelivered.push(...batch);
+    for (const listener of this.appendListeners) listener();
   }
 
   private async writableSegment(
@@ -183,7 +153,7 @@ export class Outbox {
       if (segment.lastId > this.lastDeliveredId) continue;
       if (this.current?.segment === segment) {
         // Only while no write can land in it.
-        if (this.flushing || this.queued.length > 0) continue;
+        if (!this.commits.isIdle) continue;
         const { handle } = this.current;
         this.current = undefined;
         await handle.close();

@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import path from 'node:path';
 import { runKeyString, type RunKey } from '../outbox/report.js';
 import type { ProcessGroupIdentity } from '../runner/process-group.js';
+import { GroupCommit } from '../shared/group-commit.js';
 import type { ExecutorAssignment } from './executor-message.js';
 
 /** What the journal keeps about an accepted run until its final report is in the outbox. */
@@ -18,12 +19,6 @@ export interface JournalEntry {
 
 /** One line of the log: an entry written (again), or a run's entry removed. */
 type JournalRecord = { put: JournalEntry } | { remove: string };
-
-interface PendingRecord {
-  readonly line: string;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
 
 const logFileName = 'journal.jsonl';
 /** The log is rewritten with only the live entries once it grows past this. */
@@ -43,8 +38,7 @@ const compactionBytes = 1024 * 1024;
  * caller and is skipped.
  */
 export class RunJournal {
-  private queued: PendingRecord[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly commits = new GroupCommit<string>((lines) => this.appendLines(lines));
   private sizeBytes = 0;
 
   private constructor(
@@ -110,42 +104,24 @@ export class RunJournal {
   }
 
   async close(): Promise<void> {
-    await this.flushing;
+    await this.commits.settled();
     await this.handle.close();
   }
 
   private append(record: JournalRecord): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queued.push({ line: `${JSON.stringify(record)}\n`, resolve, reject });
-      this.scheduleFlush();
-    });
+    return this.commits.add(`${JSON.stringify(record)}\n`);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = this.flushQueued().finally(() => {
-      this.flushing = undefined;
-      if (this.queued.length > 0) this.scheduleFlush();
-    });
-  }
-
-  private async flushQueued(): Promise<void> {
-    const batch = this.queued;
-    this.queued = [];
-    try {
-      const text = batch.map((record) => record.line).join('');
-      await this.handle.appendFile(text);
-      await this.handle.sync();
-      this.sizeBytes += Buffer.byteLength(text);
-      if (this.sizeBytes > compactionBytes) {
-        const old = this.handle;
-        this.handle = await writeCompacted(this.folder, this.live);
-        this.sizeBytes = (await this.handle.stat()).size;
-        await old.close();
-      }
-      for (const record of batch) record.resolve();
-    } catch (error) {
-      for (const record of batch) record.reject(error);
+  private async appendLines(lines: readonly string[]): Promise<void> {
+    const text = lines.join('');
+    await this.handle.appendFile(text);
+    await this.handle.sync();
+    this.sizeBytes += Buffer.byteLength(text);
+    if (this.sizeBytes > compactionBytes) {
+      const old = this.handle;
+      this.handle = await writeCompacted(this.folder, this.live);
+      this.sizeBytes = (await this.handle.stat()).size;
+      await old.close();
     }
   }
 }

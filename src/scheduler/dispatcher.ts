@@ -351,7 +351,11 @@ export class Dispatcher {
    * exact, read under the locks.
    */
   private async candidates(em: EntityManager, taskIds: number[]) {
-    const rows = await query<CandidateRow & { executor_active: number; task_active: number }>(
+    // A task with no executor online comes back once, with its count and null executor fields.
+    type Row =
+      | (CandidateRow & { executor_active: number; task_active: number })
+      | { task_id: number; executor_id: null; task_active: number };
+    const rows = await query<Row>(
       em,
       `with active as materialized (
          select task_id, executor_id from task_instances where status in (${DISPATCHED}, ${RUNNING})),
@@ -378,7 +382,7 @@ export class Dispatcher {
     const rowsById = new Map<number, CandidateRow>();
     for (const row of rows) {
       activeByTask.set(row.task_id, row.task_active);
-      if (row.executor_id === null) continue; // a task with no executor online
+      if (row.executor_id === null) continue;
       const candidate: Candidate = {
         executorId: row.executor_id,
         bindingId: row.binding_id,
