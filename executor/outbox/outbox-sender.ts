@@ -96,7 +96,8 @@ export class OutboxSender {
         }
         this.consecutiveFailures = 0;
         this.batchLimit = maxRecordsPerCall;
-        await outbox.markDelivered(lastId);
+        // Not awaited: the next call need not wait for the progress file (outbox.ts).
+        this.markDelivered(lastId);
       } catch (error) {
         if (error instanceof GraphqlRequestError && error.kind === 'rejected') {
           this.consecutiveFailures = 0;
@@ -109,9 +110,7 @@ export class OutboxSender {
             code: error.code,
             reason: error.message,
           });
-          await outbox.markDelivered(lastId).catch((markError: unknown) => {
-            logger.error('cannot record outbox progress', { error: markError });
-          });
+          this.markDelivered(lastId);
           continue;
         }
         this.consecutiveFailures += 1;
@@ -125,6 +124,12 @@ export class OutboxSender {
         await this.backOff(delayMs);
       }
     }
+  }
+
+  private markDelivered(throughId: number): void {
+    this.options.outbox.markDelivered(throughId).catch((error: unknown) => {
+      this.options.logger.error('cannot record outbox progress', { error });
+    });
   }
 
   private async backOff(delayMs: number): Promise<void> {

@@ -26,6 +26,7 @@ export class Outbox {
   private readonly segments: Segment[] = [];
   private current: { segment: Segment; handle: FileHandle } | undefined;
   private readonly commits = new GroupCommit<OutboxRecord>((batch) => this.writeBatch(batch));
+  private readonly progressWrites = new GroupCommit<number>((ids) => this.writeProgress(ids));
   private readonly appendListeners = new Set<() => void>();
 
   private constructor(
@@ -95,16 +96,26 @@ export class Outbox {
     return () => this.appendListeners.delete(listener);
   }
 
-  /** Records that every record up to `throughId` is done with (delivered or dropped). */
-  async markDelivered(throughId: number): Promise<void> {
-    if (throughId <= this.lastDeliveredId) return;
+  /**
+   * Records that every record up to `throughId` is done with (delivered or dropped): at once in
+   * memory, and on disk by the promise. Progress written while an earlier write is in flight
+   * goes to disk in one write after it, so a busy sender costs one file write per fsync, not one
+   * per call. Progress lost in a crash only means delivered reports are sent again, which the
+   * server takes as harmless replays.
+   */
+  markDelivered(throughId: number): Promise<void> {
+    if (throughId <= this.lastDeliveredId) return Promise.resolve();
     this.lastDeliveredId = throughId;
     while (this.undelivered[0] && this.undelivered[0].id <= throughId) this.undelivered.shift();
+    return this.progressWrites.add(throughId);
+  }
+
+  private async writeProgress(throughIds: readonly number[]): Promise<void> {
     const progressFile = path.join(this.folder, progressFileName);
     const temporary = `${progressFile}.tmp`;
     const handle = await open(temporary, 'w');
     try {
-      await handle.writeFile(JSON.stringify({ lastDeliveredId: throughId }));
+      await handle.writeFile(JSON.stringify({ lastDeliveredId: Math.max(...throughIds) }));
       await handle.sync();
     } finally {
       await handle.close();
@@ -116,6 +127,7 @@ export class Outbox {
   /** Waits for appends in progress and closes the open segment. */
   async close(): Promise<void> {
     await this.commits.settled();
+    await this.progressWrites.settled();
     await this.current?.handle.close();
     this.current = undefined;
   }

@@ -50,6 +50,19 @@ interface Key {
   attempt: number;
 }
 
+/** A well-formed report's key, with its index in its input list. */
+interface IndexedKey extends Key {
+  index: number;
+}
+
+function keyText(key: Key): string {
+  return `${key.id}/${key.attempt}`;
+}
+
+function isRetryable(status: TaskInstanceStatus): boolean {
+  return (retryableStatuses as readonly TaskInstanceStatus[]).includes(status);
+}
+
 /** A report whose conditional statement matched nothing: a replay, or to be refused. */
 interface Unmatched extends Key {
   kind: ExecutorReportKind;
@@ -86,15 +99,21 @@ export class ExecutorReportService {
         `Send at most ${maxLogChunksPerBatch} log chunks per call (got ${chunkCount}).`,
       );
     }
-    const batch = new BatchApplication(executor.executorId);
-    return ctx.em.transactional(async (em) => {
-      await batch.acknowledge(em, input.acknowledged);
-      await batch.start(em, input.started);
+    const batch = new BatchApplication(executor.executorId, input);
+    const apply = async (em: EntityManager): Promise<ExecutorReportBatchResult> => {
+      await batch.acknowledge(em);
+      await batch.start(em);
       await batch.appendLogs(em, input.logs);
-      await batch.finish(em, input.finished);
+      await batch.finish(em);
       await batch.explainUnmatched(em);
       return batch.result();
-    });
+    };
+    // A lone statement commits by itself: begin and commit around it were two of every report
+    // call's three round trips. Several statements, or a failure that may start a retry (which
+    // must commit with the failure), share one transaction and one commit.
+    return batch.writeStatements() > 1 || batch.mayStartRetries()
+      ? ctx.em.transactional(apply)
+      : apply(ctx.em);
   }
 
   async acknowledge(
@@ -195,14 +214,64 @@ class BatchApplication {
   private readonly unmatched: Unmatched[] = [];
   private storedLogChunks = 0;
   private duplicateLogChunks = 0;
+  /** Refusals made before `explainUnmatched`: those of malformed reports. */
+  private malformedCount = 0;
+  private readonly acknowledging: IndexedKey[];
+  private readonly starting: { key: IndexedKey; startedAt: Date }[] = [];
+  /**
+   * Started reports of runs whose finish is in the same batch (a short run's usual pair): the
+   * finish statement records their start too, one row update instead of two.
+   */
+  private readonly startedWithFinish = new Map<string, Date>();
+  private readonly logKeys: IndexedKey[];
+  private readonly finishing: (ReportTaskFinishedInput & { key: IndexedKey })[];
 
-  constructor(private readonly executorId: number) {}
-
-  async acknowledge(
-    em: EntityManager,
-    reports: readonly { instanceId: string; attempt: number }[],
+  /** Validates every report (refusing the malformed ones); no statement runs yet. */
+  constructor(
+    private readonly executorId: number,
+    input: ExecutorReportBatchInput,
   ) {
-    const keys = this.validKeys(ExecutorReportKind.ACKNOWLEDGED, 'input.acknowledged', reports);
+    this.acknowledging = this.validKeys(
+      ExecutorReportKind.ACKNOWLEDGED,
+      'input.acknowledged',
+      input.acknowledged,
+    );
+    const started = this.passing(
+      ExecutorReportKind.STARTED,
+      this.validKeys(ExecutorReportKind.STARTED, 'input.started', input.started),
+      (key) => assertValidStarted(`input.started[${key.index}]`, input.started[key.index]!),
+    );
+    this.logKeys = this.validKeys(ExecutorReportKind.LOGS, 'input.logs', input.logs);
+    this.finishing = this.passing(
+      ExecutorReportKind.FINISHED,
+      this.validKeys(ExecutorReportKind.FINISHED, 'input.finished', input.finished),
+      (key) => assertValidFinished(`input.finished[${key.index}]`, input.finished[key.index]!),
+    ).map((key) => ({ ...input.finished[key.index]!, key }));
+    const finishingKeys = new Set(this.finishing.map((report) => keyText(report.key)));
+    for (const key of started) {
+      const { startedAt } = input.started[key.index]!;
+      if (finishingKeys.has(keyText(key))) this.startedWithFinish.set(keyText(key), startedAt);
+      else this.starting.push({ key, startedAt });
+    }
+  }
+
+  /** How many writing statements the batch takes. */
+  writeStatements(): number {
+    return (
+      (this.acknowledging.length > 0 ? 1 : 0) +
+      (this.starting.length > 0 ? 1 : 0) +
+      (this.logKeys.length > 0 ? 2 : 0) +
+      (this.finishing.length > 0 ? 1 : 0)
+    );
+  }
+
+  /** Whether a finish in the batch is a failure that may have retries left. */
+  mayStartRetries(): boolean {
+    return this.finishing.some((report) => isRetryable(report.status));
+  }
+
+  async acknowledge(em: EntityManager) {
+    const keys = this.acknowledging;
     if (keys.length === 0) return;
     const rows = await query<Key>(
       em,
@@ -215,14 +284,9 @@ class BatchApplication {
     this.noteUnmatched(ExecutorReportKind.ACKNOWLEDGED, keys, rows);
   }
 
-  async start(em: EntityManager, reports: readonly ReportTaskStartedInput[]) {
-    const keys = this.passing(
-      ExecutorReportKind.STARTED,
-      this.validKeys(ExecutorReportKind.STARTED, 'input.started', reports),
-      (key) => assertValidStarted(`input.started[${key.index}]`, reports[key.index]!),
-    );
-    if (keys.length === 0) return;
-    const startedAt = new Map(reports.map((r) => [`${r.instanceId}/${r.attempt}`, r.startedAt]));
+  async start(em: EntityManager) {
+    if (this.starting.length === 0) return;
+    const keys = this.starting.map((report) => report.key);
     const rows = await query<Key>(
       em,
       `with changed as (
@@ -237,7 +301,7 @@ class BatchApplication {
       [
         keys.map((k) => k.id),
         keys.map((k) => k.attempt),
-        keys.map((k) => startedAt.get(`${k.raw}/${k.attempt}`)),
+        this.starting.map((report) => report.startedAt),
         this.executorId,
       ],
     );
@@ -249,7 +313,7 @@ class BatchApplication {
    * attempt printed is kept for inspection, under its own attempt number.
    */
   async appendLogs(em: EntityManager, entries: readonly AppendTaskLogsInput[]) {
-    const keys = this.validKeys(ExecutorReportKind.LOGS, 'input.logs', entries);
+    const keys = this.logKeys;
     if (keys.length === 0) return;
     const ran = await query<Key>(
       em,
@@ -261,7 +325,7 @@ class BatchApplication {
       [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
     );
     this.noteUnmatched(ExecutorReportKind.LOGS, keys, ran);
-    const allowed = new Set(ran.map((row) => `${row.id}/${row.attempt}`));
+    const allowed = new Set(ran.map(keyText));
     const rows: (LogChunkInput & Key)[] = [];
     for (const key of keys) {
       if (!allowed.has(`${key.id}/${key.attempt}`)) continue;
@@ -322,12 +386,8 @@ class BatchApplication {
     this.duplicateLogChunks += rows.length - count;
   }
 
-  async finish(em: EntityManager, reports: readonly ReportTaskFinishedInput[]) {
-    const valid = this.passing(
-      ExecutorReportKind.FINISHED,
-      this.validKeys(ExecutorReportKind.FINISHED, 'input.finished', reports),
-      (key) => assertValidFinished(`input.finished[${key.index}]`, reports[key.index]!),
-    ).map((key) => ({ ...reports[key.index]!, key }));
+  async finish(em: EntityManager) {
+    const valid = this.finishing;
     if (valid.length === 0) return;
     const rows = await query<Key>(
       em,
@@ -335,10 +395,12 @@ class BatchApplication {
          update task_instances t
             set status = r.status, exit_code = r.exit_code, finished_at = r.finished_at,
                 duration_ms = r.duration_ms, result = r.result, status_reason = r.status_reason,
-                started_at = coalesce(t.started_at, r.finished_at), updated_at = now()
+                started_at = coalesce(t.started_at, r.started_at, r.finished_at),
+                acknowledged_at = coalesce(t.acknowledged_at, now()), updated_at = now()
            from unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::int[],
-                       $7::text[], $8::text[])
-                as r(id, attempt, status, exit_code, finished_at, duration_ms, result, status_reason)
+                       $7::text[], $8::text[], $10::timestamptz[])
+                as r(id, attempt, status, exit_code, finished_at, duration_ms, result, status_reason,
+                     started_at)
           -- UNKNOWN: the server lost track of this attempt, but its executor knows how it ended.
           where t.id = r.id and t.attempt = r.attempt and t.executor_id = $9
             and t.status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
@@ -356,20 +418,20 @@ class BatchApplication {
         valid.map((r) => (isGiven(r.result) ? lastChars(r.result, maxResultLength) : null)),
         valid.map((r) => (isGiven(r.statusReason) ? firstChars(r.statusReason, 2000) : null)),
         this.executorId,
+        valid.map((r) => this.startedWithFinish.get(keyText(r.key)) ?? null),
       ],
     );
+    const finishedKeys = valid.map((r) => r.key);
+    this.noteUnmatched(ExecutorReportKind.FINISHED, finishedKeys, rows);
+    // A start that rode on a finish which matched nothing is explained like its finish.
     this.noteUnmatched(
-      ExecutorReportKind.FINISHED,
-      valid.map((r) => r.key),
+      ExecutorReportKind.STARTED,
+      finishedKeys.filter((key) => this.startedWithFinish.has(keyText(key))),
       rows,
     );
     // A failed attempt with retries left becomes a new attempt in the same transaction (only
     // failures are looked at: a batch of successes costs no statement here).
-    const failed = new Set(
-      valid
-        .filter((r) => (retryableStatuses as readonly TaskInstanceStatus[]).includes(r.status))
-        .map((r) => r.key.id),
-    );
+    const failed = new Set(valid.filter((r) => isRetryable(r.status)).map((r) => r.key.id));
     const ended = rows.filter((row) => failed.has(row.id));
     if (ended.length > 0)
       await retryEndedRuns(
@@ -383,6 +445,7 @@ class BatchApplication {
    * a replay and fine; anything else is refused.
    */
   async explainUnmatched(em: EntityManager): Promise<void> {
+    this.malformedCount = this.refused.length;
     if (this.unmatched.length === 0) return;
     const fences = await query<FenceRow>(
       em,
@@ -397,9 +460,19 @@ class BatchApplication {
     }
   }
 
+  /**
+   * Refusals of malformed reports, then of reports that matched nothing, each kind by kind as
+   * the input lists them (the checks ran in another order: finishes before starts, to pair them).
+   */
   result(): ExecutorReportBatchResult {
+    const order = Object.values(ExecutorReportKind);
+    const byKind = (list: RefusedReport[]) =>
+      list.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     return {
-      refused: this.refused,
+      refused: [
+        ...byKind(this.refused.slice(0, this.malformedCount)),
+        ...byKind(this.refused.slice(this.malformedCount)),
+      ],
       storedLogChunks: this.storedLogChunks,
       duplicateLogChunks: this.duplicateLogChunks,
     };
@@ -410,12 +483,12 @@ class BatchApplication {
     kind: ExecutorReportKind,
     field: string,
     reports: readonly { instanceId: string; attempt: number }[],
-  ): (Key & { index: number; raw: string })[] {
-    const keys: (Key & { index: number; raw: string })[] = [];
+  ): IndexedKey[] {
+    const keys: IndexedKey[] = [];
     reports.forEach((report, index) => {
       try {
         const id = parseBigId(`${field}[${index}].instanceId`, report.instanceId);
-        keys.push({ id, attempt: report.attempt, index, raw: report.instanceId });
+        keys.push({ id, attempt: report.attempt, index });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         this.refuse(kind, { id: report.instanceId, attempt: report.attempt }, error);
@@ -443,10 +516,9 @@ class BatchApplication {
   }
 
   private noteUnmatched(kind: ExecutorReportKind, sent: readonly Key[], matched: readonly Key[]) {
-    const hit = new Set(matched.map((row) => `${row.id}/${row.attempt}`));
+    const hit = new Set(matched.map(keyText));
     for (const key of sent) {
-      if (!hit.has(`${key.id}/${key.attempt}`))
-        this.unmatched.push({ kind, id: key.id, attempt: key.attempt });
+      if (!hit.has(keyText(key))) this.unmatched.push({ kind, id: key.id, attempt: key.attempt });
     }
   }
 

@@ -28,7 +28,7 @@ describe('submitExecutorReports: many reports in one call', () => {
     );
   const lifeOf = (instanceId: string, attempt = 1): ExecutorReportBatchInput => ({
     acknowledged: [{ instanceId, attempt }],
-    started: [{ instanceId, attempt, startedAt: now() }],
+    started: [{ instanceId, attempt, startedAt: new Date(Date.now() - 1_000).toISOString() }],
     logs: [
       {
         instanceId,
@@ -59,8 +59,14 @@ describe('submitExecutorReports: many reports in one call', () => {
       storedLogChunks: 3,
       duplicateLogChunks: 0,
     });
-    for (const id of ids) {
-      expect(await statusOf(id)).toMatchObject({ status: 'FINISHED', exitCode: 0, attempt: 1 });
+    for (const [index, id] of ids.entries()) {
+      // The start is recorded with the finish it came with (one update of the run, not two).
+      expect(await statusOf(id)).toMatchObject({
+        status: 'FINISHED',
+        exitCode: 0,
+        attempt: 1,
+        startedAt: new Date(batch.started![index]!.startedAt as string).toISOString(),
+      });
       expect(await logsOf(id)).toEqual([`0:out of ${id}\n`]);
     }
     const finishedAt = (await statusOf(ids[0]!)).finishedAt;

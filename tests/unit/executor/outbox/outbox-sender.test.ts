@@ -79,6 +79,7 @@ describe('OutboxSender', () => {
     });
     expect(server.requests.map((call) => call.field)).toEqual(['submitExecutorReports']);
     expect(server.requests[0]!.executorId).toBe('5');
+    await outbox.close(); // the progress file is written after the call, not awaited by it
     expect(readdirSync(folder)).toEqual(['delivered.json']);
   });
 
