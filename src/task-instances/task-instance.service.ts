@@ -9,6 +9,7 @@ import { channels } from '../pubsub/channels.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
 import { insertAudits, recordAudit, type Snapshot } from '../audit/audit-log.js';
 import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
+import type { Principal } from '../auth/principal.js';
 import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
 import { paginate, type Page, type PageArgs } from '../shared/pagination.js';
@@ -72,27 +73,86 @@ export interface RunRequest {
   readonly overrides?: RunTaskOverrides | null;
 }
 
-/** Runs in progress (SCHEDULED to RUNNING) per task, for overlap checks. */
-/** A task as runTask(s) needs it, read and locked in one statement. */
+/** A task as an override is checked against it. */
 interface LockedTask {
   id: number;
   ownerId: number | null;
   kind: TaskKind;
   command: string;
   env: EnvironmentMap;
-  maxParallelRuns: number;
-  overlapPolicy: OverlapPolicy;
 }
 
-async function countActiveRuns(em: EntityManager, taskIds: number[]): Promise<Map<number, number>> {
-  if (taskIds.length === 0) return new Map();
+/** What runMany's statement returns besides the run's columns. */
+interface RunTaskColumns {
+  task_id: string | number;
+  max_parallel_runs: number;
+  task_owner_id: number | null;
+  task_overlap_policy: OverlapPolicy;
+  notified: unknown;
+}
+
+/**
+ * Locks the tasks in id order, so that two callers cannot deadlock, a concurrent deleteTask
+ * sees these runs or they see no task, and runs counted under SKIP cannot grow meanwhile (the
+ * cron ticker locks the task too).
+ */
+async function lockTasks(em: EntityManager, taskIds: number[]): Promise<Map<number, LockedTask>> {
+  const rows = await query<LockedTask>(
+    em,
+    `select id, owner_id as "ownerId", kind, command, env from tasks
+      where id = any($1::bigint[]) order by id for update`,
+    [[...new Set(taskIds)]],
+  );
+  return new Map(rows.map((task) => [task.id, task]));
+}
+
+/** Each request's task exists and the caller may run it; the first that fails throws. */
+function assertRunnable(
+  principal: Principal,
+  requests: readonly RunRequest[],
+  taskIds: readonly number[],
+  tasks: ReadonlyMap<number, { ownerId: number | null }>,
+): void {
+  taskIds.forEach((id, index) => {
+    const task = tasks.get(id);
+    if (!task) throw new NotFoundError('Task', requests[index]!.taskId);
+    assertOwnerOrAdmin(principal, task.ownerId, `task ${id}`);
+  });
+}
+
+/**
+ * Under `overlapPolicy: SKIP` a task takes no run beyond its `maxParallelRuns`: counted after
+ * the new runs are inserted (under the task's lock), the first run in request order that goes
+ * past the limit is refused, and with it the whole call.
+ */
+async function assertRoomUnderSkip(
+  em: EntityManager,
+  taskIds: readonly number[],
+  tasks: ReadonlyMap<number, { overlapPolicy: OverlapPolicy; maxParallelRuns: number }>,
+): Promise<void> {
+  const skipping = [...tasks].filter(([, task]) => task.overlapPolicy === OverlapPolicy.SKIP);
+  if (skipping.length === 0) return;
   const rows = await query<{ task_id: number; active: string }>(
     em,
     `select task_id, count(*) as active from task_instances
       where task_id = any($1::int[]) and status in (${activeStatuses.join(', ')}) group by task_id`,
-    [taskIds],
+    [skipping.map(([id]) => id)],
   );
-  return new Map(rows.map((row) => [Number(row.task_id), Number(row.active)]));
+  const active = new Map(rows.map((row) => [Number(row.task_id), Number(row.active)]));
+  // What each task had before this call: its count less the runs just created.
+  for (const id of taskIds) if (active.has(id)) active.set(id, active.get(id)! - 1);
+  for (const id of taskIds) {
+    const task = tasks.get(id)!;
+    if (task.overlapPolicy !== OverlapPolicy.SKIP) continue;
+    const before = active.get(id) ?? 0;
+    if (before >= task.maxParallelRuns) {
+      throw new ConflictError(
+        `Task ${id} already has ${before} of maxParallelRuns ${task.maxParallelRuns} ` +
+          'runs; wait, or set overlapPolicy: WAIT.',
+      );
+    }
+    active.set(id, before + 1);
+  }
 }
 
 /** Runs `build`, putting `prefix` before the field path of a validation error it throws. */
@@ -193,75 +253,71 @@ export class TaskInstanceService {
     }
     const at = (index: number, field: string): string =>
       fieldPrefix ? `${fieldPrefix}[${index}].${field}` : field;
+    const taskIds = requests.map((request, index) =>
+      parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
+    );
     return ctx.em.transactional(async (em) => {
-      // Locked (in id order, so two callers cannot deadlock) so that a concurrent deleteTask sees
-      // these runs, or they see no task; and so that runs counted below cannot grow meanwhile
-      // (the cron ticker locks the task too).
-      const taskIds = requests.map((request, index) =>
-        parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
-      );
-      // In SQL, not through the ORM: a runTask call's cost was mostly the ORM's.
-      const locked = await query<LockedTask>(
-        em,
-        `select id, owner_id as "ownerId", kind, command, env,
-                max_parallel_runs as "maxParallelRuns", overlap_policy as "overlapPolicy"
-           from tasks where id = any($1::bigint[]) order by id for update`,
-        [[...new Set(taskIds)]],
-      );
-      const tasks = new Map(locked.map((task) => [task.id, task]));
-      taskIds.forEach((id, index) => {
-        const task = tasks.get(id);
-        if (!task) throw new NotFoundError('Task', requests[index]!.taskId);
-        assertOwnerOrAdmin(principal, task.ownerId, `task ${task.id}`);
-      });
-      const activeByTask = await countActiveRuns(
-        em,
-        locked.filter((t) => t.overlapPolicy === OverlapPolicy.SKIP).map((t) => t.id),
-      );
-      const runs = requests.map((request, index) => {
-        const task = tasks.get(taskIds[index]!)!;
-        if (task.overlapPolicy === OverlapPolicy.SKIP) {
-          const active = activeByTask.get(task.id) ?? 0;
-          if (active >= task.maxParallelRuns) {
-            throw new ConflictError(
-              `Task ${task.id} already has ${active} of maxParallelRuns ${task.maxParallelRuns} ` +
-                'runs; wait, or set overlapPolicy: WAIT.',
-            );
-          }
-          activeByTask.set(task.id, active + 1);
-        }
-        const overridden = request.overrides
-          ? withFieldPrefix(at(index, ''), () =>
+      // Without overrides, the tasks are locked by the statement that creates the runs (a round
+      // trip fewer), and the checks look at what it locked: failing one rolls the runs back.
+      // Overrides are validated against their task first, so that path reads it beforehand.
+      const hasOverrides = requests.some((request) => request.overrides);
+      const locked = hasOverrides ? await lockTasks(em, taskIds) : null;
+      if (locked) assertRunnable(principal, requests, taskIds, locked);
+      const overridden = locked
+        ? requests.map((request, index) => {
+            const task = locked.get(taskIds[index]!);
+            if (!task || !request.overrides) return null;
+            return withFieldPrefix(at(index, ''), () =>
               applyRunOverrides(task.kind, task.command, task.env, request.overrides),
-            )
-          : null;
-        return { id: this.ids.next(), taskId: task.id, overridden };
-      });
+            );
+          })
+        : null;
+      const runIds = requests.map(() => this.ids.next());
+      // The tasks as locked: by this statement (a CTE), or already by lockTasks.
+      const lockedTasks = locked ? 'tasks' : 'locked';
       // One statement for all runs, with the snapshot every creator of runs takes
       // (task-snapshot.sql.ts); the dispatchers of every replica hear of them at commit.
-      const rows = await query<Record<string, unknown>>(
+      const rows = await query<Record<string, unknown> & RunTaskColumns>(
         em,
-        `with inserted as (
+        `with ${locked ? '' : `locked as materialized (select * from tasks where id = any($5::bigint[]) order by id for update),`}
+         inserted as (
            insert into task_instances (
              id, ${taskSnapshotColumns}, trigger, status, attempt, dispatch_deadline, created_at,
              updated_at)
            select r.id, ${taskSnapshotValues({ command: 'coalesce(r.command, t.command)', env: 'coalesce(r.env, t.env)' })},
                   '${TaskInstanceTrigger.MANUAL}', ${TaskInstanceStatus.SCHEDULED}, 1,
                   ${dispatchDeadlineSql('now()')}, now(), now()
-             from unnest($1::bigint[], $2::int[], $3::text[], $4::jsonb[]) as r(id, task_id, command, env)
-             join tasks t on t.id = r.task_id
+             from unnest($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[]) as r(id, task_id, command, env)
+             join ${lockedTasks} t on t.id = r.task_id
          returning *)
-         select inserted.*, pg_notify('${channels.dispatch}', '') as notified from inserted
-          order by id`,
+         select inserted.*, t.owner_id as "task_owner_id", t.overlap_policy as "task_overlap_policy",
+                pg_notify('${channels.dispatch}', '') as notified
+           from inserted join ${lockedTasks} t on t.id = inserted.task_id
+          order by inserted.id`,
         [
-          runs.map((run) => run.id),
-          runs.map((run) => run.taskId),
-          runs.map((run) => run.overridden?.command ?? null),
-          runs.map((run) => (run.overridden ? JSON.stringify(run.overridden.env) : null)),
+          runIds,
+          taskIds,
+          overridden?.map((run) => run?.command ?? null) ?? taskIds.map(() => null),
+          overridden?.map((run) => (run ? JSON.stringify(run.env) : null)) ??
+            taskIds.map(() => null),
+          ...(locked ? [] : [[...new Set(taskIds)]]),
         ],
       );
-      const instances = rows.map(({ notified: _notified, ...row }) =>
-        em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
+      const tasks = new Map(
+        rows.map((row) => [
+          Number(row.task_id),
+          {
+            ownerId: row.task_owner_id,
+            overlapPolicy: row.task_overlap_policy,
+            maxParallelRuns: Number(row.max_parallel_runs),
+          },
+        ]),
+      );
+      assertRunnable(principal, requests, taskIds, tasks);
+      await assertRoomUnderSkip(em, taskIds, tasks);
+      const instances = rows.map(
+        ({ notified: _notified, task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
+          em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
       );
       await insertAudits(
         em,
