@@ -1,4 +1,13 @@
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { GroupCommit } from '../shared/group-commit.js';
 import type { OutboxRecord, Report } from './report.js';
@@ -17,9 +26,14 @@ interface Segment {
 /**
  * Durable, ordered reports for the server (design.md, protocol 4). Records are JSON lines in
  * segment files; `delivered.json` holds the id of the last delivered record. Invariants: a record
- * is visible to `peek` only once fsynced, ids grow in append order, and a segment is deleted as
- * soon as all its records are delivered, so the folder holds little more than what is undelivered.
- * One process uses a folder at a time.
+ * is visible to `peek` only once written, and a final report or log chunk only once fsynced (with
+ * everything written before it); ids grow in append order; a segment is deleted as soon as all its
+ * records are delivered, so the folder holds little more than what is undelivered. One process
+ * uses a folder at a time.
+ *
+ * `started` and `acknowledge` reports go out without waiting for an fsync: the run journal holds
+ * what they say durably before they are appended, and if a crash loses one, recovery reports the
+ * run from the journal. That halves a short run's fsyncs in the outbox.
  */
 export class Outbox {
   private readonly undelivered: OutboxRecord[] = [];
@@ -79,7 +93,10 @@ export class Outbox {
     return this.undelivered.length;
   }
 
-  /** Resolves once the report is on disk (fsynced); reports become deliverable in call order. */
+  /**
+   * Resolves once the report is written (fsynced, unless it is `started` or `acknowledge`);
+   * reports become deliverable in call order.
+   */
   append(report: Report): Promise<OutboxRecord> {
     const record: OutboxRecord = { id: this.nextId++, report };
     return this.commits.add(record).then(() => record);
@@ -113,13 +130,9 @@ export class Outbox {
   private async writeProgress(throughIds: readonly number[]): Promise<void> {
     const progressFile = path.join(this.folder, progressFileName);
     const temporary = `${progressFile}.tmp`;
-    const handle = await open(temporary, 'w');
-    try {
-      await handle.writeFile(JSON.stringify({ lastDeliveredId: Math.max(...throughIds) }));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Not fsynced: a rename replaces the file whole (old or new content after a crash), and
+    // stale progress only means harmless replays.
+    await writeFile(temporary, JSON.stringify({ lastDeliveredId: Math.max(...throughIds) }));
     await rename(temporary, progressFile);
     await this.deleteDeliveredSegments();
   }
@@ -132,12 +145,12 @@ export class Outbox {
     this.current = undefined;
   }
 
-  /** One group commit: the batch is written and fsynced, then becomes deliverable. */
+  /** One group commit: the batch is written (and fsynced if it must be), then deliverable. */
   private async writeBatch(batch: readonly OutboxRecord[]): Promise<void> {
     const text = batch.map((record) => JSON.stringify(record) + '\n').join('');
     const { segment, handle } = await this.writableSegment(batch[0]!.id);
     await handle.write(text);
-    await handle.sync();
+    if (batch.some((record) => needsFsync(record.report))) await handle.sync();
     segment.sizeBytes += Buffer.byteLength(text);
     segment.lastId = batch[batch.length - 1]!.id;
     this.undelivered.push(...batch);
@@ -174,4 +187,9 @@ export class Outbox {
       await rm(segment.file, { force: true });
     }
   }
+}
+
+/** Whether a report must be on disk before it is delivered (see Outbox). */
+function needsFsync(report: Report): boolean {
+  return report.type !== 'started' && report.type !== 'acknowledge';
 }
