@@ -72,6 +72,7 @@ export async function startApp(
     const ticker = new CronTicker(orm, ids, logger, {
       ...defaultTickerOptions,
       misfireThresholdMs: config.misfireThresholdSeconds * 1000,
+      leadMs: config.cronLeadMs,
     });
     const schema = await buildGraphqlSchema();
     const http = await startHttpServer({ config, orm, schema, services, keys, logger });

@@ -37,6 +37,11 @@ export interface Config {
   readonly cronTicker: boolean;
   /** A scheduled fire later than this is a misfire (handled by the task's misfirePolicy). */
   readonly misfireThresholdSeconds: number;
+  /**
+   * Cron fires are made and dispatched this long before their time, and started on it by their
+   * executor (`GRAPHCRON_CRON_LEAD_MS`, default 500; 0 makes them at their time).
+   */
+  readonly cronLeadMs: number;
   /** An assignment its executor has not acknowledged within this is dispatched again. */
   readonly assignmentAckTimeoutSeconds: number;
 }
@@ -82,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
     cronTicker: flag(env, 'GRAPHCRON_CRON_TICKER', true),
     misfireThresholdSeconds: integer(env, 'GRAPHCRON_MISFIRE_THRESHOLD_SECONDS', 5, 1, 86_400),
+    cronLeadMs: integer(env, 'GRAPHCRON_CRON_LEAD_MS', 500, 0, 10_000),
     assignmentAckTimeoutSeconds: integer(
       env,
       'GRAPHCRON_ASSIGNMENT_ACK_TIMEOUT_SECONDS',

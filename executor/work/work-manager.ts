@@ -38,6 +38,15 @@ interface ActiveRun {
   state: 'queued' | 'running';
   handle?: RunHandle;
   cancelReason?: string;
+  /** Set while the run waits for its `startAt` (outside the queue). */
+  startTimer?: NodeJS.Timeout;
+}
+
+/** How long until `assignment` may start (0: now). */
+function waitBeforeStart(assignment: ExecutorAssignment): number {
+  // Absent in journal entries written by older versions.
+  if (!assignment.startAt) return 0;
+  return Math.max(0, new Date(assignment.startAt).getTime() - Date.now());
 }
 
 /**
@@ -74,8 +83,9 @@ export class WorkManager {
       const key = runKeyString(assignment);
       if (startedAt === null) {
         this.options.logger.info('resuming a run accepted before a restart', { run: key });
-        this.active.set(key, { assignment, state: 'queued' });
-        this.queue.push(key);
+        const entry: ActiveRun = { assignment, state: 'queued' };
+        this.active.set(key, entry);
+        this.enqueueOnTime(key, entry);
         continue;
       }
       this.options.logger.warn('a run was in progress when the executor stopped', { run: key });
@@ -108,7 +118,7 @@ export class WorkManager {
     const entry: ActiveRun = { assignment, state: 'queued' };
     this.active.set(key, entry);
     this.options.logger.info('assignment accepted', { run: key, task: assignment.taskName });
-    if (this.hasRoomNow()) {
+    if (waitBeforeStart(assignment) === 0 && this.hasRoomNow()) {
       // Starts at once: its `started` report (journaled first) is the acknowledgement, one
       // report and one database statement fewer per run. Until it is delivered the server may
       // replay the assignment, which is recognised as a duplicate.
@@ -128,8 +138,26 @@ export class WorkManager {
       await this.options.journal.remove(run);
       return;
     }
-    this.queue.push(key);
-    this.startQueuedRuns();
+    this.enqueueOnTime(key, entry);
+  }
+
+  /**
+   * Queues a run now, or at its `startAt` (a cron fire the server sent ahead of its time): it
+   * waits outside the queue, so runs due now are not held behind it.
+   */
+  private enqueueOnTime(key: string, entry: ActiveRun): void {
+    const waitMs = waitBeforeStart(entry.assignment);
+    if (waitMs === 0) {
+      this.queue.push(key);
+      this.startQueuedRuns();
+      return;
+    }
+    entry.startTimer = setTimeout(() => {
+      entry.startTimer = undefined;
+      if (this.active.get(key) !== entry) return;
+      this.queue.push(key);
+      this.startQueuedRuns();
+    }, waitMs);
   }
 
   /** Stops a run (queued or running); it is reported MANUAL_CANCELLATION. */
@@ -149,6 +177,7 @@ export class WorkManager {
       return;
     }
     this.active.delete(key);
+    clearTimeout(entry.startTimer);
     const queued = this.queue.indexOf(key);
     if (queued >= 0) this.queue.splice(queued, 1);
     await this.report({
@@ -183,6 +212,10 @@ export class WorkManager {
   /** For shutdown: queued runs stay queued (and journaled, for the next start). */
   stopStartingRuns(): void {
     this.isStartingRuns = false;
+    for (const entry of this.active.values()) {
+      clearTimeout(entry.startTimer);
+      entry.startTimer = undefined;
+    }
   }
 
   /** Resolves when no run is in progress. */

@@ -7,6 +7,7 @@ import { UnauthenticatedError } from '../shared/app-error.js';
 import { TickBatcher } from '../shared/tick-batcher.js';
 import type { Logger } from '../shared/logger.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import { TaskInstanceTrigger } from '../task-instances/task-instance-trigger.js';
 import type { TaskKind } from '../tasks/task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
 import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
@@ -28,6 +29,8 @@ interface PendingRow {
   expected_exit_code: number;
   expected_output: string | null;
   dispatched_at: Date;
+  trigger: TaskInstanceTrigger;
+  scheduled_at: Date | null;
   status: TaskInstanceStatus;
   cancel_requested_at: Date | null;
 }
@@ -197,7 +200,7 @@ export class AssignmentFeeds {
       `select * from (
          select id, attempt, task_id, task_name, kind, command, env, working_directory,
                 http_request, timeout_seconds, expected_exit_code, expected_output, dispatched_at,
-                status, cancel_requested_at, executor_id,
+                trigger, scheduled_at, status, cancel_requested_at, executor_id,
                 row_number() over (partition by executor_id order by id) as position
            from task_instances
           where executor_id = any($1::int[]) and ${pendingCondition}) pending
@@ -299,6 +302,11 @@ function toAssignment(row: PendingRow): ExecutorAssignment {
     expectedExitCode: row.expected_exit_code,
     expectedOutput: row.expected_output,
     dispatchedAt: new Date(row.dispatched_at),
+    // A cron fire starts on its time (it may be sent ahead of it: GRAPHCRON_CRON_LEAD_MS).
+    startAt:
+      row.trigger === TaskInstanceTrigger.CRON && row.scheduled_at
+        ? new Date(row.scheduled_at)
+        : null,
   });
 }
 

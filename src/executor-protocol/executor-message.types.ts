@@ -44,6 +44,13 @@ export class ExecutorAssignment {
 
   @Field(() => Date)
   dispatchedAt!: Date;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'Start it at this time, not before (a cron fire sent ahead of its time); null: at once.',
+  })
+  startAt!: Date | null;
 }
 
 @ObjectType({ description: 'Stop this attempt: kill it and report MANUAL_CANCELLATION.' })

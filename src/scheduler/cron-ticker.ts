@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import type { FrequencyMode } from '../tasks/frequency-mode.js';
-import type { MisfirePolicy, OverlapPolicy } from '../tasks/schedule-policies.js';
+import { OverlapPolicy, type MisfirePolicy } from '../tasks/schedule-policies.js';
 import {
   dispatchDeadlineSql,
   taskSnapshotColumns,
@@ -20,6 +20,11 @@ export interface CronTickerOptions extends PlanOptions {
   pollIntervalMs: number;
   /** Due tasks claimed per transaction. */
   batchSize: number;
+  /**
+   * Fires are made (and dispatched) this long before their time; executors start them on their
+   * second (the assignment's `startAt`), so dispatch and delivery no longer delay the start.
+   */
+  leadMs: number;
 }
 
 export const defaultTickerOptions: CronTickerOptions = {
@@ -29,6 +34,7 @@ export const defaultTickerOptions: CronTickerOptions = {
   batchSize: 1_000,
   misfireThresholdMs: 5_000,
   maxFires: 1_000,
+  leadMs: 0,
 };
 
 interface PlannedFire {
@@ -51,6 +57,19 @@ interface DueRow {
   active_from: Date | null;
   active_until: Date | null;
   active_runs: number;
+}
+
+/**
+ * How far ahead of its fire time task `alias` may be fired (an SQL interval).
+ * A task under `overlapPolicy: SKIP` with a run in progress gets no lead: its overlap is judged
+ * at its fire time, not before (the run may well end in between).
+ */
+function leadOf(alias: string, leadMs: number): string {
+  if (leadMs <= 0) return "interval '0'";
+  return `case when ${alias}.overlap_policy = '${OverlapPolicy.SKIP}' and exists (
+            select 1 from task_instances i where i.task_id = ${alias}.id
+               and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING}))
+          then interval '0' else interval '${Math.round(leadMs)} milliseconds' end`;
 }
 
 /**
@@ -109,11 +128,12 @@ export class CronTicker {
     let delayMs = this.options.pollIntervalMs;
     try {
       await this.tick();
-      // Sleep until the next fire on the database clock, so fires start on their second.
+      // Sleep until the next fire (less the lead) on the database clock.
       const [next] = await query<{ wait_ms: number | null }>(
         this.orm.em.fork(),
-        `select extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 as wait_ms
-           from tasks where is_enabled and next_fire_at is not null`,
+        `select extract(epoch from min(t.next_fire_at - ${leadOf('t', this.options.leadMs)} - clock_timestamp()))
+                * 1000 as wait_ms
+           from tasks t where t.is_enabled and t.next_fire_at is not null`,
       );
       if (next?.wait_ms !== null && next?.wait_ms !== undefined) {
         delayMs = Math.max(0, Math.min(delayMs, Math.ceil(Number(next.wait_ms))));
@@ -137,7 +157,8 @@ export class CronTicker {
                 where i.task_id = t.id and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING})) as active_runs,
               c.now
          from (select coalesce($1::timestamptz, now()) as now) c, tasks t
-        where t.is_enabled and t.cron_expression is not null and t.next_fire_at <= c.now
+        where t.is_enabled and t.cron_expression is not null
+          and t.next_fire_at <= c.now + ${leadOf('t', this.options.leadMs)}
         order by t.next_fire_at
         for update of t skip locked
         limit $2`,
@@ -146,6 +167,7 @@ export class CronTicker {
     if (due.length === 0) return { claimed: 0, written: 0 };
     // Timestamps come back as text from raw queries (MikroORM's driver setting): parse them.
     const now = new Date(due[0]!.now);
+    const ahead = new Date(now.getTime() + this.options.leadMs);
     const fires: PlannedFire[] = [];
     const advances: { taskId: number; nextFireAt: Date | null; runs: number }[] = [];
     let runs = 0;
@@ -167,6 +189,8 @@ export class CronTicker {
         },
         now,
         this.options,
+        // As leadOf: a SKIP task with a run in progress is looked at on time only.
+        row.overlap_policy === OverlapPolicy.SKIP && row.active_runs > 0 ? now : ahead,
       );
       for (const fire of plan.fires) fires.push({ taskId: row.id, ...fire });
       advances.push({ taskId: row.id, nextFireAt: plan.nextFireAt, runs: plan.runs });

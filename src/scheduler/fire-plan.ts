@@ -43,10 +43,17 @@ export interface PlanOptions {
 /**
  * Pure scheduling decision for one due task at `now` (the database clock): which fire times
  * become runs, which are recorded as skipped and why, and the next fire time. Fires are at
- * cron times in the task's time zone, so a daylight-saving gap or overlap fires once.
+ * cron times in the task's time zone, so a daylight-saving gap or overlap fires once. Fires up
+ * to `horizon` (now, or a little after it: fires made ahead of their time) are planned; lateness
+ * is measured at `now`.
  */
-export function planFires(task: DueTask, now: Date, options: PlanOptions): FirePlan {
-  const due = dueFireTimes(task, now, options.maxFires);
+export function planFires(
+  task: DueTask,
+  now: Date,
+  options: PlanOptions,
+  horizon: Date = now,
+): FirePlan {
+  const due = dueFireTimes(task, horizon, options.maxFires);
   const remaining = firesLeft(task);
   const fires: PlannedFire[] = [];
   let runs = 0;
@@ -82,7 +89,7 @@ export function planFires(task: DueTask, now: Date, options: PlanOptions): FireP
   for (const time of onTime) tryRun(time, null);
   const nextFireAt = nextScheduledFire(
     { ...task, isEnabled: true, firedCount: task.firedCount + runs },
-    now,
+    horizon,
   );
   return { fires, runs, nextFireAt };
 }

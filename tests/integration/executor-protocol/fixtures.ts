@@ -13,7 +13,12 @@ import type { TestServer } from '../../helpers/test-server.js';
 export async function executorWithTask(
   server: TestServer,
   admin: GraphqlClient,
-  task: { command?: string; timeoutSeconds?: number; retryTimes?: number } = {},
+  task: {
+    command?: string;
+    timeoutSeconds?: number;
+    retryTimes?: number;
+    cronExpression?: string;
+  } = {},
 ): Promise<{ executor: TestExecutor; taskId: string; run: () => Promise<string> }> {
   const suffix = randomBytes(3).toString('hex');
   const { createExecutorGroup } = await admin.data(CreateExecutorGroupDocument, {
@@ -35,6 +40,7 @@ export async function executorWithTask(
       retryTimes: task.retryTimes ?? 0,
       retryIntervalSeconds: 0,
       bindingIds: executorBindings.nodes.map((b) => b.id),
+      ...(task.cronExpression ? { cronExpression: task.cronExpression } : {}),
     },
   });
   const run = async () => (await admin.data(RunTaskDocument, { id: createTask.id })).runTask.id;

@@ -37,6 +37,7 @@ describe('assignments and reports', () => {
       attempt: 1,
       command: 'echo hello',
       kind: 'SHELL',
+      startAt: null, // a manual run starts at once
     });
 
     await executor.data(AcknowledgeAssignmentDocument, { instanceId, attempt: 1 });

@@ -124,6 +124,35 @@ describe('cron ticker', () => {
     expect(await admin.errorCode(RunTaskDocument, { id: taskId })).toBe('CONFLICT');
   });
 
+  it('with a lead, fires are made that long ahead; a SKIP task with a run in progress only on time', async () => {
+    const waiting = await everySecond();
+    const skipping = await everySecond({ maxParallelRuns: 5, overlapPolicy: 'SKIP' });
+    for (const id of [waiting, skipping]) {
+      await sql('update tasks set next_fire_at = $2 where id = $1', [Number(id), at(0)]);
+    }
+    const ticker = new CronTicker(server.app.orm, new SnowflakeGenerator(950), logger, {
+      ...defaultTickerOptions,
+      misfireThresholdMs: 1_000,
+      leadMs: 700,
+    });
+    for (const second of [0, 1, 2]) await ticker.tick(new Date(at(second).getTime() + 400));
+    const seconds = async (id: string) =>
+      (await fires(id)).map((r) => [r.scheduled_at.getUTCSeconds(), r.status]);
+    // 0.4 s into each second, fires up to 1.1 s ahead: the next second's too.
+    expect(await seconds(waiting)).toEqual([
+      [0, 10],
+      [1, 10],
+      [2, 10],
+      [3, 10],
+    ]);
+    // Idle at the first tick, it got the lead then; with runs in progress, only what is due.
+    expect(await seconds(skipping)).toEqual([
+      [0, 10],
+      [1, 10],
+      [2, 10],
+    ]);
+  });
+
   it('a cron run carries the same snapshot as a manual run', async () => {
     const { createTask } = await admin.data(CreateTaskDocument, {
       input: {

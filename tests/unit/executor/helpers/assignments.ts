@@ -19,6 +19,7 @@ export function shellAssignment(overrides: Partial<ExecutorAssignment> = {}): Ex
     expectedExitCode: 0,
     expectedOutput: null,
     dispatchedAt: new Date().toISOString(),
+    startAt: null,
     ...overrides,
   };
 }

@@ -216,6 +216,35 @@ describe('WorkManager', () => {
     expect(reports().map(describeReport)).not.toContain(`started ${queued.instanceId}`);
   });
 
+  it('starts a run sent ahead of its time (startAt) on that time, not before, acknowledged meanwhile', async () => {
+    const work = manager({ isDryRun: true });
+    const startAt = new Date(Date.now() + 400);
+    const early = shellAssignment({ startAt: startAt.toISOString() });
+    const now = shellAssignment();
+    await work.accept(early);
+    await work.accept(now);
+    // The run due now is not held behind the one that waits for its time.
+    await finishedOf(now.instanceId);
+    const id = early.instanceId;
+    expect(reports().map(describeReport)).toContain(`ack ${id}`);
+    expect(reports().map(describeReport)).not.toContain(`started ${id}`);
+    expect(work.activeInstanceIds()).toContain(id);
+    const started = await reportMatching('started', (report) => report.input.instanceId === id);
+    expect(new Date(started.input.startedAt).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+    await finishedOf(id);
+  });
+
+  it('cancels a run that waits for its startAt: it never starts', async () => {
+    const work = manager({ isDryRun: true });
+    const waiting = shellAssignment({ startAt: new Date(Date.now() + 300).toISOString() });
+    await work.accept(waiting);
+    await work.cancel(waiting, 'not needed');
+    expect((await finishedOf(waiting.instanceId)).input.status).toBe('MANUAL_CANCELLATION');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(reports().map(describeReport)).not.toContain(`started ${waiting.instanceId}`);
+    expect(work.activeInstanceIds()).toEqual([]);
+  });
+
   it('kills runs the server abandoned (heartbeat answer)', async () => {
     const work = manager();
     const assignment = shellAssignment({ command: 'echo go; sleep 30' });
