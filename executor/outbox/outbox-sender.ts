@@ -34,6 +34,8 @@ export class OutboxSender {
   private removeAppendListener: (() => void) | undefined;
   /** Records per call; halved while the server refuses whole calls, to isolate the culprit. */
   private batchLimit = maxRecordsPerCall;
+  /** The last progress write started (each covers all before it); never rejects. */
+  private progressWrite: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: OutboxSenderOptions) {}
 
@@ -70,12 +72,16 @@ export class OutboxSender {
     });
   }
 
-  /** Stops after the call in flight, if any; undelivered records stay on disk. */
+  /**
+   * Stops after the call in flight, if any, and the progress write it started; undelivered
+   * records stay on disk.
+   */
   async stop(): Promise<void> {
     this.isStopping = true;
     this.removeAppendListener?.();
     this.wakeup.wake();
     await this.loop;
+    await this.progressWrite;
     this.loop = undefined;
   }
 
@@ -127,7 +133,7 @@ export class OutboxSender {
   }
 
   private markDelivered(throughId: number): void {
-    this.options.outbox.markDelivered(throughId).catch((error: unknown) => {
+    this.progressWrite = this.options.outbox.markDelivered(throughId).catch((error: unknown) => {
       this.options.logger.error('cannot record outbox progress', { error });
     });
   }

@@ -59,6 +59,9 @@ interface DueRow {
   active_runs: number;
 }
 
+/** How often tasks inside their lead window but not yet given it are looked at again. */
+const leadPollIntervalMs = 50;
+
 /**
  * How far ahead of its fire time task `alias` may be fired (an SQL interval).
  * A task under `overlapPolicy: SKIP` with a run in progress gets no lead: its overlap is judged
@@ -128,15 +131,21 @@ export class CronTicker {
     let delayMs = this.options.pollIntervalMs;
     try {
       await this.tick();
-      // Sleep until the next fire (less the lead) on the database clock.
-      const [next] = await query<{ wait_ms: number | null }>(
+      // Sleep until the next lead window opens (the next fire less the lead), on the database
+      // clock. A task inside its window but not given the lead (a SKIP task whose run is still
+      // in progress) gets it as soon as that run ends: look again shortly until its fire time.
+      const [next] = await query<{ window_ms: number | null; due_ms: number | null }>(
         this.orm.em.fork(),
-        `select extract(epoch from min(t.next_fire_at - ${leadOf('t', this.options.leadMs)} - clock_timestamp()))
-                * 1000 as wait_ms
-           from tasks t where t.is_enabled and t.next_fire_at is not null`,
+        `select extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 as due_ms,
+                extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 - $1 as window_ms
+           from tasks where is_enabled and next_fire_at is not null`,
+        [this.options.leadMs],
       );
-      if (next?.wait_ms !== null && next?.wait_ms !== undefined) {
-        delayMs = Math.max(0, Math.min(delayMs, Math.ceil(Number(next.wait_ms))));
+      if (next?.due_ms !== null && next?.due_ms !== undefined) {
+        const windowMs = Number(next.window_ms);
+        const waitMs =
+          windowMs > 0 ? windowMs : Math.min(leadPollIntervalMs, Math.max(0, Number(next.due_ms)));
+        delayMs = Math.max(0, Math.min(delayMs, Math.ceil(waitMs)));
       }
     } catch (error) {
       this.logger.error('cron tick failed', { error });
