@@ -18,6 +18,8 @@ export async function executorWithTask(
     timeoutSeconds?: number;
     retryTimes?: number;
     cronExpression?: string;
+    maxParallelRuns?: number;
+    overlapPolicy?: 'SKIP' | 'WAIT';
   } = {},
 ): Promise<{ executor: TestExecutor; taskId: string; run: () => Promise<string> }> {
   const suffix = randomBytes(3).toString('hex');
@@ -35,7 +37,8 @@ export async function executorWithTask(
     input: {
       name: `task-${suffix}`,
       command: task.command ?? 'echo hello',
-      maxParallelRuns: 10,
+      maxParallelRuns: task.maxParallelRuns ?? 10,
+      ...(task.overlapPolicy ? { overlapPolicy: task.overlapPolicy } : {}),
       timeoutSeconds: task.timeoutSeconds ?? 60,
       retryTimes: task.retryTimes ?? 0,
       retryIntervalSeconds: 0,
