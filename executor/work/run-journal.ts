@@ -105,6 +105,16 @@ export class RunJournal {
   }
 
   /**
+   * `write` for what only a crash of this process (not of the machine) needs: resolves once
+   * written, without an fsync (the page cache outlives the process; a machine that crashes takes
+   * the run's processes with it). It reaches the disk with the next fsync of the log.
+   */
+  writeForProcessCrash(entry: JournalEntry): Promise<void> {
+    this.live.set(runKeyString(entry.assignment), entry);
+    return this.append({ put: entry }, false);
+  }
+
+  /**
    * Resolves once the removal is written, not fsynced: it reaches the disk with the next fsync
    * of the log (any later write). Lost in a crash, it only brings back a run whose final report
    * is already in the outbox: recovery then reports it ABNORMAL_ENDING after that report, and

@@ -276,9 +276,10 @@ export class WorkManager {
       onChunk: (chunk) => void this.report({ type: 'logChunk', run, chunk }),
       killGraceMs: this.options.killGraceMs,
       defaultWorkingDirectory: this.options.defaultWorkingDirectory,
+      // For stopping what a crashed executor left running: of no use after a machine crash.
       onProcessGroup: (processGroup) =>
         void this.options.journal
-          .write({ assignment, startedAt: startedAt.toISOString(), processGroup })
+          .writeForProcessCrash({ assignment, startedAt: startedAt.toISOString(), processGroup })
           .catch((error: unknown) =>
             this.options.logger.error('cannot journal the process group of a run', {
               run: key,
