@@ -20,6 +20,11 @@ export interface CronPrecisionResult {
   startSkew: LatencySummary;
   /** Skew of each run's creation (the fire, on the database clock) against its second. */
   fireSkewP99Ms: number;
+  /** Skew of each run's dispatch (database clock) and acknowledgement against its second. */
+  dispatchSkewP99Ms: number;
+  acknowledgedSkewP99Ms: number;
+  /** Starts more than 100 ms late, by second of the window (only seconds that had any). */
+  lateStartsBySecond: Record<number, number>;
   /** Fires that did not run: recorded SKIPPED (the task's previous run was still in flight). */
   missedFires: number;
   /** Expected fires with no record at all (exactly-once: must be 0). */
@@ -80,10 +85,12 @@ export async function graphcronCronPrecision(
       scheduled_at: Date;
       created_at: Date;
       started_at: Date | null;
+      dispatched_at: Date | null;
+      acknowledged_at: Date | null;
       status: number;
     }>(
-      `select task_id, scheduled_at, created_at, started_at, status from task_instances
-        where scheduled_at is not null`,
+      `select task_id, scheduled_at, created_at, started_at, dispatched_at, acknowledged_at, status
+         from task_instances where scheduled_at is not null`,
     );
     const fires = new Set(rows.map((row) => `${row.task_id}@${row.scheduled_at.getTime()}`));
     const ran = rows.filter((row) => row.started_at !== null && row.status !== status.SKIPPED);
@@ -102,6 +109,9 @@ export async function graphcronCronPrecision(
         ran.map((row) => row.started_at!.getTime() - row.scheduled_at.getTime()),
       ),
       fireSkewP99Ms: fireSkew.p99Ms,
+      dispatchSkewP99Ms: skewP99(ran, (row) => row.dispatched_at),
+      acknowledgedSkewP99Ms: skewP99(ran, (row) => row.acknowledged_at),
+      lateStartsBySecond: lateBySecond(ran, firstFire),
       missedFires:
         expectedFires -
         new Set(ran.map((row) => `${row.task_id}@${row.scheduled_at.getTime()}`)).size,
@@ -112,4 +122,25 @@ export async function graphcronCronPrecision(
   } finally {
     await stack.stop();
   }
+}
+
+type FireTimes = { scheduled_at: Date; started_at: Date | null };
+
+function skewP99<R extends FireTimes>(rows: readonly R[], at: (row: R) => Date | null): number {
+  return summarizeLatency(
+    rows.flatMap((row) => {
+      const time = at(row);
+      return time ? [time.getTime() - row.scheduled_at.getTime()] : [];
+    }),
+  ).p99Ms;
+}
+
+function lateBySecond(rows: readonly FireTimes[], firstFire: number): Record<number, number> {
+  const late: Record<number, number> = {};
+  for (const row of rows) {
+    if (!row.started_at || row.started_at.getTime() - row.scheduled_at.getTime() <= 100) continue;
+    const second = Math.round((row.scheduled_at.getTime() - firstFire) / 1000);
+    late[second] = (late[second] ?? 0) + 1;
+  }
+  return late;
 }

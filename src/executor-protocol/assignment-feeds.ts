@@ -11,6 +11,7 @@ import { TaskInstanceTrigger } from '../task-instances/task-instance-trigger.js'
 import type { TaskKind } from '../tasks/task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
 import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
+import { maxCapacity } from '../executors/executor.validation.js';
 import { ExecutorAssignment, ExecutorCancellation } from './executor-message.types.js';
 
 type ExecutorMessage = ExecutorAssignment | ExecutorCancellation;
@@ -80,7 +81,14 @@ export class AssignmentFeeds {
     private readonly orm: MikroORM,
     private readonly bus: NotificationBus,
     private readonly logger: Logger,
-    private readonly options: AssignmentFeedOptions = { backstopIntervalMs: 2_000, batchSize: 200 },
+    // A read covers everything an executor can have in flight (its capacity, at most
+    // maxCapacity): with a smaller window, unacknowledged assignments at its head held newer
+    // ones back, and a stream re-read the same rows in a loop (cron fires sent ahead of their
+    // time, up to 256 per executor in the bench, made that happen under load).
+    private readonly options: AssignmentFeedOptions = {
+      backstopIntervalMs: 2_000,
+      batchSize: maxCapacity,
+    },
   ) {}
 
   start(): void {
@@ -155,16 +163,20 @@ export class AssignmentFeeds {
           }
           const rows = await this.pending(executorId);
           const stillPending = new Map<string, string>();
+          let isAnyNew = false;
           for (const row of rows) {
             const isCancellation = row.cancel_requested_at !== null;
             const key = `${isCancellation ? 'cancel:' : ''}${row.attempt}`;
             stillPending.set(row.id, key);
             if (sent.get(row.id) === key) continue;
+            isAnyNew = true;
             await push(isCancellation ? toCancellation(row) : toAssignment(row));
             if (stopped) break;
           }
           sent = stillPending;
-          if (rows.length >= this.options.batchSize) nudged = true;
+          // A full read that sent something new: there may be more behind it. (One that sent
+          // nothing new would read the same rows again: wait for the next nudge.)
+          if (rows.length >= this.options.batchSize && isAnyNew) nudged = true;
         }
       } catch (error) {
         this.logger.error('assignment stream failed', { executorId, error });
