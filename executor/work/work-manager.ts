@@ -155,6 +155,9 @@ export class WorkManager {
     entry.startTimer = setTimeout(() => {
       entry.startTimer = undefined;
       if (this.active.get(key) !== entry) return;
+      // Timers keep a monotonic clock and may fire a millisecond before the wall clock's
+      // startAt: never start early.
+      if (waitBeforeStart(entry.assignment) > 0) return this.enqueueOnTime(key, entry);
       this.queue.push(key);
       this.startQueuedRuns();
     }, waitMs);
