@@ -214,8 +214,8 @@ class BatchApplication {
   private readonly unmatched: Unmatched[] = [];
   private storedLogChunks = 0;
   private duplicateLogChunks = 0;
-  /** Refusals made before `explainUnmatched`: those of malformed reports. */
-  private malformedCount = 0;
+  /** Refusals of reports that matched nothing (explainUnmatched); `refused` has the others. */
+  private readonly explained: RefusedReport[] = [];
   private readonly acknowledging: IndexedKey[];
   private readonly starting: { key: IndexedKey; startedAt: Date }[] = [];
   /**
@@ -445,7 +445,6 @@ class BatchApplication {
    * a replay and fine; anything else is refused.
    */
   async explainUnmatched(em: EntityManager): Promise<void> {
-    this.malformedCount = this.refused.length;
     if (this.unmatched.length === 0) return;
     const fences = await query<FenceRow>(
       em,
@@ -456,7 +455,7 @@ class BatchApplication {
     const byId = new Map(fences.map((row) => [row.id, row]));
     for (const report of this.unmatched) {
       const refusal = refusalOf(byId.get(report.id), report, this.executorId);
-      if (refusal) this.refuse(report.kind, report, refusal);
+      if (refusal) this.explained.push(refusedReport(report.kind, report, refusal));
     }
   }
 
@@ -469,10 +468,7 @@ class BatchApplication {
     const byKind = (list: RefusedReport[]) =>
       list.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     return {
-      refused: [
-        ...byKind(this.refused.slice(0, this.malformedCount)),
-        ...byKind(this.refused.slice(this.malformedCount)),
-      ],
+      refused: [...byKind(this.refused), ...byKind(this.explained)],
       storedLogChunks: this.storedLogChunks,
       duplicateLogChunks: this.duplicateLogChunks,
     };
@@ -523,15 +519,19 @@ class BatchApplication {
   }
 
   private refuse(kind: ExecutorReportKind, key: Key, error: AppError): void {
-    this.refused.push({
-      kind,
-      instanceId: key.id,
-      attempt: key.attempt,
-      code: error.code,
-      message: error.message,
-      field: error instanceof ValidationError ? error.field : null,
-    });
+    this.refused.push(refusedReport(kind, key, error));
   }
+}
+
+function refusedReport(kind: ExecutorReportKind, key: Key, error: AppError): RefusedReport {
+  return {
+    kind,
+    instanceId: key.id,
+    attempt: key.attempt,
+    code: error.code,
+    message: error.message,
+    field: error instanceof ValidationError ? error.field : null,
+  };
 }
 
 /** Why a report for `report` is refused, or null when it is a harmless replay. */
