@@ -63,19 +63,6 @@ interface DueRow {
 const leadPollIntervalMs = 50;
 
 /**
- * How far ahead of its fire time task `alias` may be fired (an SQL interval).
- * A task under `overlapPolicy: SKIP` with a run in progress gets no lead: its overlap is judged
- * at its fire time, not before (the run may well end in between).
- */
-function leadOf(alias: string, leadMs: number): string {
-  if (leadMs <= 0) return "interval '0'";
-  return `case when ${alias}.overlap_policy = '${OverlapPolicy.SKIP}' and exists (
-            select 1 from task_instances i where i.task_id = ${alias}.id
-               and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING}))
-          then interval '0' else interval '${Math.round(leadMs)} milliseconds' end`;
-}
-
-/**
  * Fires cron schedules. Every replica runs one; a due task is claimed with FOR UPDATE SKIP
  * LOCKED, its fires inserted under the unique (task, fire time) key, and its next fire time
  * advanced, all in one transaction: each fire happens exactly once, whichever replica claims
@@ -157,26 +144,33 @@ export class CronTicker {
     em: EntityManager,
     fakeNow?: Date,
   ): Promise<{ claimed: number; written: number }> {
-    const due = await query<DueRow & { now: string }>(
+    // `horizon`: how far ahead the task is fired. A task under `overlapPolicy: SKIP` with a run
+    // in progress gets no lead: its overlap is judged at its fire time, not before (the run may
+    // well end in between). Runs are counted only for tasks inside the widest window.
+    const due = await query<DueRow & { now: string; horizon: string }>(
       em,
       `select t.id, t.cron_expression, t.time_zone, t.next_fire_at, t.frequency, t.frequency_times,
               t.fired_count, t.misfire_policy, t.overlap_policy, t.max_parallel_runs, t.active_from,
-              t.active_until,
-              (select count(*)::int from task_instances i
-                where i.task_id = t.id and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING})) as active_runs,
-              c.now
-         from (select coalesce($1::timestamptz, now()) as now) c, tasks t
+              t.active_until, a.active_runs, c.now, h.horizon
+         from (select coalesce($1::timestamptz, now()) as now,
+                      make_interval(secs => $3::float8 / 1000) as lead) c
+        cross join tasks t
+        cross join lateral (
+          select count(*)::int as active_runs from task_instances i
+           where i.task_id = t.id and i.status in (${SCHEDULED}, ${DISPATCHED}, ${RUNNING})) a
+        cross join lateral (
+          select c.now + case when t.overlap_policy = '${OverlapPolicy.SKIP}' and a.active_runs > 0
+                              then interval '0' else c.lead end as horizon) h
         where t.is_enabled and t.cron_expression is not null
-          and t.next_fire_at <= c.now + ${leadOf('t', this.options.leadMs)}
+          and t.next_fire_at <= c.now + c.lead and t.next_fire_at <= h.horizon
         order by t.next_fire_at
         for update of t skip locked
         limit $2`,
-      [fakeNow ?? null, this.options.batchSize],
+      [fakeNow ?? null, this.options.batchSize, this.options.leadMs],
     );
     if (due.length === 0) return { claimed: 0, written: 0 };
     // Timestamps come back as text from raw queries (MikroORM's driver setting): parse them.
     const now = new Date(due[0]!.now);
-    const ahead = new Date(now.getTime() + this.options.leadMs);
     const fires: PlannedFire[] = [];
     const advances: { taskId: number; nextFireAt: Date | null; runs: number }[] = [];
     let runs = 0;
@@ -198,8 +192,7 @@ export class CronTicker {
         },
         now,
         this.options,
-        // As leadOf: a SKIP task with a run in progress is looked at on time only.
-        row.overlap_policy === OverlapPolicy.SKIP && row.active_runs > 0 ? now : ahead,
+        new Date(row.horizon),
       );
       for (const fire of plan.fires) fires.push({ taskId: row.id, ...fire });
       advances.push({ taskId: row.id, nextFireAt: plan.nextFireAt, runs: plan.runs });
