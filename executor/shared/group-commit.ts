@@ -23,11 +23,6 @@ export class GroupCommit<T> {
     });
   }
 
-  /** True while nothing is queued or being written. */
-  get isIdle(): boolean {
-    return this.flushing === undefined && this.queued.length === 0;
-  }
-
   /** Resolves once everything added so far is written (or has failed). */
   async settled(): Promise<void> {
     while (this.flushing) await this.flushing;

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,18 +54,45 @@ describe('Outbox', () => {
     await first.close(); // Only now: the crash was simulated by never closing it before.
   });
 
-  it('deletes delivered records from disk', async () => {
-    const outbox = await Outbox.open(folder);
-    for (const seq of [0, 1, 2]) await outbox.append(chunk(seq));
-    expect(readdirSync(folder).filter((name) => name.startsWith('segment-'))).toHaveLength(1);
+  it('keeps one segment, written in place, until it is full; deletes full delivered ones', async () => {
+    // Records here are ~150 bytes: a segment is full after two of them.
+    const outbox = await Outbox.open(folder, { segmentRotationBytes: 200 });
+    const segments = (): string[] =>
+      readdirSync(folder).filter((name) => name.startsWith('segment-'));
+    await outbox.append(chunk(0));
+    await outbox.markDelivered(1);
+    // Delivered but still the segment being written: no file is created or deleted per report.
+    expect(segments()).toHaveLength(1);
+    for (const seq of [1, 2, 3]) await outbox.append(chunk(seq));
+    expect(segments()).toHaveLength(2);
     await outbox.markDelivered(3);
-    expect(outbox.size).toBe(0);
-    expect(readdirSync(folder)).toEqual(['delivered.json']);
-
-    await outbox.append(chunk(3));
+    // The full segment (records 1 and 2) is delivered: deleted. The open one holds 3 and 4.
+    expect(segments()).toHaveLength(1);
+    expect(outbox.size).toBe(1);
     await outbox.close();
-    const reopened = await Outbox.open(folder);
+
+    const reopened = await Outbox.open(folder, { segmentRotationBytes: 200 });
     expect(reopened.peek(10).map((record) => record.id)).toEqual([4]);
+    expect((await reopened.append(chunk(4))).id).toBe(5);
+    await reopened.markDelivered(5);
+    await reopened.close();
+    // Reopened with everything delivered: nothing left to keep.
+    const emptied = await Outbox.open(folder);
+    expect(segments()).toEqual([]);
+    expect(emptied.size).toBe(0);
+    expect((await emptied.append(chunk(5))).id).toBe(6);
+    await emptied.close();
+  });
+
+  it('takes torn progress as nothing delivered: the records kept are sent again', async () => {
+    const outbox = await Outbox.open(folder);
+    for (const seq of [0, 1]) await outbox.append(chunk(seq));
+    await outbox.markDelivered(1);
+    await outbox.close();
+    writeFileSync(path.join(folder, 'delivered.json'), '{"lastDeliv');
+
+    const reopened = await Outbox.open(folder);
+    expect(reopened.peek(10).map((record) => record.id)).toEqual([1, 2]);
     await reopened.close();
   });
 
