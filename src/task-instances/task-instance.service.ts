@@ -315,9 +315,11 @@ export class TaskInstanceService {
       );
       assertRunnable(principal, requests, taskIds, tasks);
       await assertRoomUnderSkip(em, taskIds, tasks);
+      // Mapped into the request's entity manager, not the transaction's: the transaction would
+      // compute a change set for every one of them at commit (up to 1,000), for nothing.
       const instances = rows.map(
         ({ notified: _notified, task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
-          em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
+          ctx.em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
       );
       await insertAudits(
         em,
