@@ -36,7 +36,7 @@ export const maxReportsPerBatch = 1000;
 export const maxLogChunksPerBatch = 2000;
 const maxResultLength = 64 * 1024;
 
-const { DISPATCHED, RUNNING, UNKNOWN } = TaskInstanceStatus;
+const { DISPATCHED, RUNNING, SCHEDULED, UNKNOWN } = TaskInstanceStatus;
 
 interface FenceRow {
   id: string;
@@ -405,8 +405,11 @@ class BatchApplication {
           where t.id = r.id and t.attempt = r.attempt and t.executor_id = $9
             and t.status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
       returning t.id, t.attempt)
+       -- A slot came free: the dispatchers are told only if a run waits for one (else every
+       -- finish cost each of them an empty pass: a transaction and two lookups).
        select id::text as id, attempt, pg_notify('${channels.instances}', id::text),
-              pg_notify('${channels.dispatch}', '')
+              case when exists (select 1 from task_instances where status = ${SCHEDULED})
+                   then pg_notify('${channels.dispatch}', '') end
          from changed`,
       [
         valid.map((r) => r.key.id),
