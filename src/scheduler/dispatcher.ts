@@ -30,7 +30,15 @@ type ClaimRow = { [K in keyof WaitingRow]: WaitingRow[K] | null } & {
   scanned: number;
   last_priority: number | null;
   last_id: string | null;
+  next_due_ms: number | null;
 };
+
+/** What a pass did, and when the next run held back by `available_at` comes due (ms, or null). */
+interface PassResult {
+  claimed: number;
+  dispatched: number;
+  nextDueMs: number | null;
+}
 
 /** Waiting runs looked at per statement, in queue order. */
 const queueWindowSize = 2_000;
@@ -100,54 +108,43 @@ export class Dispatcher {
   }
 
   private async loop(): Promise<void> {
-    // A nudge that lands while the next due time is being looked up must not wait for the
-    // poll: under a steady stream of runs that lost most nudges, and the bench saw runs wait
-    // about a second (the poll interval) for dispatch.
+    let nextDueMs: number | null = null;
     do {
-      do {
-        this.again = false;
-        try {
-          const { claimed, dispatched } = await this.dispatchBatch();
-          // A full batch that made progress: there may be more. (Without progress, wait.)
-          if (claimed >= this.options.batchSize && dispatched > 0) this.again = true;
-        } catch (error) {
-          this.logger.error('dispatch pass failed', { error });
-        }
-      } while (this.again && this.timer);
-      await this.wakeWhenNextDue();
+      this.again = false;
+      try {
+        const pass = await this.dispatchBatch();
+        nextDueMs = pass.nextDueMs;
+        // A full batch that made progress: there may be more. (Without progress, wait.)
+        if (pass.claimed >= this.options.batchSize && pass.dispatched > 0) this.again = true;
+      } catch (error) {
+        nextDueMs = null; // the poll finds delayed runs
+        this.logger.error('dispatch pass failed', { error });
+      }
     } while (this.again && this.timer);
+    this.wakeWhenNextDue(nextDueMs);
   }
 
   /**
    * Runs delayed by `available_at` (retries) get no NOTIFY when their delay ends: without this
    * timer only the next poll finds them, and an e2e test saw a 1 s retry interval become ~2 s
-   * between attempts. The wait is measured on the database clock.
+   * between attempts. The wait is measured on the database clock, by the pass's claim.
    */
-  private async wakeWhenNextDue(): Promise<void> {
-    try {
-      const [next] = await query<{ wait_ms: number | null }>(
-        this.orm.em.fork(),
-        `select extract(epoch from min(available_at) - clock_timestamp()) * 1000 as wait_ms
-           from task_instances where status = ${SCHEDULED} and available_at > now()`,
-      );
-      if (next?.wait_ms === null || next?.wait_ms === undefined || !this.timer) return;
-      if (this.dueTimer) clearTimeout(this.dueTimer);
-      const delayMs = Math.max(0, Math.min(Math.ceil(Number(next.wait_ms)), 60_000));
-      this.dueTimer = setTimeout(() => {
-        this.dueTimer = null;
-        this.nudge();
-      }, delayMs);
-      this.dueTimer.unref();
-    } catch (error) {
-      this.logger.warn('could not look up the next delayed run; the poll will find it', { error });
-    }
+  private wakeWhenNextDue(waitMs: number | null): void {
+    if (waitMs === null || !this.timer) return;
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    const delayMs = Math.max(0, Math.min(Math.ceil(waitMs), 60_000));
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.nudge();
+    }, delayMs);
+    this.dueTimer.unref();
   }
 
   /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
-  async dispatchBatch(): Promise<{ claimed: number; dispatched: number }> {
+  async dispatchBatch(): Promise<PassResult> {
     return this.orm.em.fork().transactional(async (em) => {
-      const waiting = await this.claimWaiting(em);
-      if (waiting.length === 0) return { claimed: 0, dispatched: 0 };
+      const { waiting, nextDueMs } = await this.claimWaiting(em);
+      if (waiting.length === 0) return { claimed: 0, dispatched: 0, nextDueMs };
       const taskIds = [...new Set(waiting.map((w) => w.task_id))].sort((a, b) => a - b);
       await this.lockTasksAndExecutors(em, taskIds);
       const { candidates, activeByTask } = await this.candidates(em, taskIds);
@@ -172,7 +169,7 @@ export class Dispatcher {
         assignments.push({ id: run.id, executor: candidates.rows.get(chosen.executorId)! });
       }
       if (assignments.length > 0) await this.assign(em, assignments);
-      return { claimed: waiting.length, dispatched: assignments.length };
+      return { claimed: waiting.length, dispatched: assignments.length, nextDueMs };
     });
   }
 
@@ -189,8 +186,11 @@ export class Dispatcher {
    * The queue is read in windows of its index order, so a pass costs the same whether 200 or
    * 100,000 runs wait (sorting the whole queue took ~150 ms at 20,000 and serialised dispatch).
    */
-  private async claimWaiting(em: EntityManager): Promise<WaitingRow[]> {
+  private async claimWaiting(
+    em: EntityManager,
+  ): Promise<{ waiting: WaitingRow[]; nextDueMs: number | null }> {
     const claimed: WaitingRow[] = [];
+    let nextDueMs: number | null = null;
     let after: { priority: number; id: string } | null = null;
     for (;;) {
       const rows: ClaimRow[] = await query<ClaimRow>(
@@ -249,9 +249,14 @@ export class Dispatcher {
          window_end as (
            select count(*)::int as scanned,
                   (array_agg(priority order by priority, id desc))[1] as last_priority,
-                  (array_agg(id order by priority, id desc))[1]::text as last_id
+                  (array_agg(id order by priority, id desc))[1]::text as last_id,
+                  -- the next run held back by a retry delay (wakeWhenNextDue): in this
+                  -- statement, not a round trip of its own after every pass
+                  (select extract(epoch from min(available_at) - clock_timestamp()) * 1000
+                     from task_instances
+                    where status = ${SCHEDULED} and available_at > now()) as next_due_ms
              from queue_window)
-         select c.*, e.scanned, e.last_priority, e.last_id
+         select c.*, e.scanned, e.last_priority, e.last_id, e.next_due_ms
            from window_end e left join claimed c on true`,
         [
           this.options.batchSize - claimed.length,
@@ -262,12 +267,15 @@ export class Dispatcher {
         ],
       );
       const end = rows[0];
+      if (after === null && end?.next_due_ms !== null && end?.next_due_ms !== undefined) {
+        nextDueMs = Number(end.next_due_ms);
+      }
       for (const row of rows) if (row.id !== null) claimed.push(row as WaitingRow);
       if (!end || end.scanned < queueWindowSize || end.last_id === null) break;
       if (claimed.length >= this.options.batchSize) break;
       after = { priority: end.last_priority!, id: end.last_id };
     }
-    return claimed;
+    return { waiting: claimed, nextDueMs };
   }
 
   /**

@@ -65,8 +65,9 @@ describe('retries, with real executor processes', () => {
     console.log(`retry: attempt starts ${starts.map((t) => t - starts[0]!).join(', ')} ms`);
     for (let i = 1; i < starts.length; i++) {
       expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1_000);
-      // Bounded: the interval plus dispatch and start latency (generous for a loaded CI box).
-      expect(starts[i]! - starts[i - 1]!).toBeLessThan(2_500);
+      // The interval plus dispatch and start latency (generous for a loaded CI box), and less
+      // than the dispatcher's 1 s poll would add: the retry is woken by its own timer.
+      expect(starts[i]! - starts[i - 1]!).toBeLessThan(1_750);
     }
   });
 
