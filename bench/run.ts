@@ -289,7 +289,7 @@ function save(
     `PostgreSQL ${String(conditions.postgresVersion)} (${String(conditions.source)}) on the same machine, ` +
     `synchronous_commit=${String(conditions.synchronousCommit)}, fsync=${String(conditions.fsync)}; ` +
     `${executors} executor processes × capacity ${capacity} (cron and herd: ${scheduleCapacity}); ` +
-    `graphile-worker: ${executors} worker processes × concurrency ${capacity}; medians of ${runs} run(s).`;
+    `graphile-worker: ${executors} worker processes × concurrency ${capacity} (pool ${capacity}); medians of ${runs} run(s).`;
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(
     'bench/results/latest.json',

@@ -105,6 +105,8 @@ listening.catch(() => undefined);
 const starting: Promise<Runner> = run({
   connectionString: config.databaseUrl,
   concurrency: config.concurrency,
+  // graphile-worker warns when its pool (default 10) is smaller than its concurrency.
+  maxPoolSize: config.concurrency,
   // Exit on signals the default way; graceful shutdown is driven by the parent over IPC.
   noHandleSignals: true,
   logger: quietLogger,
