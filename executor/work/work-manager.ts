@@ -154,12 +154,9 @@ export class WorkManager {
     }
     entry.startTimer = setTimeout(() => {
       entry.startTimer = undefined;
-      if (this.active.get(key) !== entry) return;
-      // Timers keep a monotonic clock and may fire a millisecond before the wall clock's
-      // startAt: never start early.
-      if (waitBeforeStart(entry.assignment) > 0) return this.enqueueOnTime(key, entry);
-      this.queue.push(key);
-      this.startQueuedRuns();
+      // Looked at again, not queued outright: timers keep a monotonic clock and may fire a
+      // millisecond before the wall clock's startAt (then it is re-armed; never started early).
+      if (this.active.get(key) === entry) this.enqueueOnTime(key, entry);
     }, waitMs);
   }
 

@@ -121,17 +121,15 @@ export class CronTicker {
       // Sleep until the next lead window opens (the next fire less the lead), on the database
       // clock. A task inside its window but not given the lead (a SKIP task whose run is still
       // in progress) gets it as soon as that run ends: look again shortly until its fire time.
-      const [next] = await query<{ window_ms: number | null; due_ms: number | null }>(
+      const [next] = await query<{ due_ms: number | null }>(
         this.orm.em.fork(),
-        `select extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 as due_ms,
-                extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 - $1 as window_ms
+        `select extract(epoch from min(next_fire_at) - clock_timestamp()) * 1000 as due_ms
            from tasks where is_enabled and next_fire_at is not null`,
-        [this.options.leadMs],
       );
       if (next?.due_ms !== null && next?.due_ms !== undefined) {
-        const windowMs = Number(next.window_ms);
-        const waitMs =
-          windowMs > 0 ? windowMs : Math.min(leadPollIntervalMs, Math.max(0, Number(next.due_ms)));
+        const dueMs = Number(next.due_ms);
+        const windowMs = dueMs - this.options.leadMs;
+        const waitMs = windowMs > 0 ? windowMs : Math.min(leadPollIntervalMs, Math.max(0, dueMs));
         delayMs = Math.max(0, Math.min(delayMs, Math.ceil(waitMs)));
       }
     } catch (error) {
