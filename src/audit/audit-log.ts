@@ -40,38 +40,52 @@ export function recordAudit(
   em.persist(entry);
 }
 
+/** One entry of `insertAudits`: `changes` as `diff` made them. */
+export interface AuditRecord {
+  action: string;
+  entityType: string;
+  entityId: string | number;
+  changes: AuditChanges;
+}
+
 /**
  * `recordAudit` for many changes at once, written now with one statement (in the transaction of
  * `em`) rather than through the unit of work: `runTasks` records up to 1,000 entries, and an
- * entity per entry cost more than creating the runs.
+ * entity per entry cost more than creating the runs. Entries that share one `changes` object
+ * (the runs of one task: the same snapshot) share its JSON, made and sent once.
  */
 export async function insertAudits(
   em: EntityManager,
   actor: AuditActor,
-  changes: readonly {
-    action: string;
-    entityType: string;
-    entityId: string | number;
-    before: Snapshot | null;
-    after: Snapshot | null;
-  }[],
+  records: readonly AuditRecord[],
 ): Promise<void> {
-  if (changes.length === 0) return;
+  if (records.length === 0) return;
+  const changeIndex = new Map<AuditChanges, number>();
+  const changes: string[] = [];
+  const changeOf = records.map((record) => {
+    let index = changeIndex.get(record.changes);
+    if (index === undefined) {
+      index = changes.push(JSON.stringify(record.changes));
+      changeIndex.set(record.changes, index);
+    }
+    return index;
+  });
   await query(
     em,
     `insert into audit_entries
        (actor_id, actor_name, action, entity_type, entity_id, changes, request_id, created_at)
-     select $1, $2, c.action, c.entity_type, c.entity_id, c.changes, $3, now()
-       from unnest($4::text[], $5::text[], $6::text[], $7::jsonb[])
-            as c(action, entity_type, entity_id, changes)`,
+     select $1, $2, c.action, c.entity_type, c.entity_id, ($7::jsonb[])[c.change], $3, now()
+       from unnest($4::text[], $5::text[], $6::text[], $8::int[])
+            as c(action, entity_type, entity_id, change)`,
     [
       actor.principal?.userId ?? null,
       actor.principal?.username ?? 'system',
       actor.requestId,
-      changes.map((change) => change.action),
-      changes.map((change) => change.entityType),
-      changes.map((change) => String(change.entityId)),
-      changes.map((change) => JSON.stringify(diff(change.before, change.after))),
+      records.map((record) => record.action),
+      records.map((record) => record.entityType),
+      records.map((record) => String(record.entityId)),
+      changes,
+      changeOf,
     ],
   );
 }

@@ -7,7 +7,8 @@ import {
 import { query } from '../database/sql.js';
 import { channels } from '../pubsub/channels.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
-import { insertAudits, recordAudit, type Snapshot } from '../audit/audit-log.js';
+import { diff, insertAudits, recordAudit, type Snapshot } from '../audit/audit-log.js';
+import type { AuditChanges } from '../audit/audit-entry.entity.js';
 import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestContext } from '../server/context.js';
@@ -321,16 +322,22 @@ export class TaskInstanceService {
         ({ notified: _notified, task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
           ctx.em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
       );
+      // The runs of one task without overrides are the same snapshot: diffed once (the
+      // snapshot holds no id or creation time).
+      const changesByGroup = new Map<string, AuditChanges>();
+      const overriddenIds = new Set(runIds.filter((_, index) => overridden?.[index]));
       await insertAudits(
         em,
         ctx,
-        instances.map((instance) => ({
-          action: 'runTask',
-          entityType: 'TaskInstance',
-          entityId: instance.id,
-          before: null,
-          after: taskInstanceSnapshot(instance),
-        })),
+        instances.map((instance) => {
+          const group = overriddenIds.has(instance.id) ? instance.id : `task:${instance.task?.id}`;
+          let changes = changesByGroup.get(group);
+          if (!changes) {
+            changes = diff(null, taskInstanceSnapshot(instance));
+            changesByGroup.set(group, changes);
+          }
+          return { action: 'runTask', entityType: 'TaskInstance', entityId: instance.id, changes };
+        }),
       );
       return instances;
     });

@@ -49,9 +49,12 @@ describe('runTasks: many runs in one call', () => {
     ]);
     const ids = runTasks.map((run) => BigInt(run.id));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    // Each run's own snapshot, though runs of one task without overrides share theirs.
     for (const run of runTasks) {
       const [entry] = await auditEntries(server, 'TaskInstance', run.id);
       expect(entry).toMatchObject({ action: 'runTask', actor_name: 'admin' });
+      expect(entry!.changes.command).toEqual({ before: null, after: run.command });
+      expect(entry!.changes.taskId).toEqual({ before: null, after: Number(run.taskId) });
     }
   });
 
