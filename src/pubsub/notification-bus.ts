@@ -4,13 +4,17 @@ import type { Logger } from '../shared/logger.js';
 import { channels, type Channel } from './channels.js';
 
 /**
- * One dedicated connection per replica that LISTENs on every channel and fans notifications out
- * to in-process listeners. It reconnects by itself; after a reconnect it tells listeners
- * (`onReconnect`) so they can re-read what they might have missed.
+ * One dedicated connection per replica that LISTENs on the channels that have in-process
+ * listeners and fans notifications out to them. A channel nobody here listens to is not
+ * LISTENed: every run changes state a few times and notifies `instances` each time, which a busy
+ * replica read and dropped when no one watched runs live. It reconnects by itself; after a
+ * reconnect it tells listeners (`onReconnect`) so they can re-read what they might have missed.
  */
 export class NotificationBus {
   private readonly emitter = new EventEmitter();
   private client: pg.Client | null = null;
+  /** The channels LISTENed on the current connection: done, or on the way. */
+  private readonly listens = new Map<Channel, Promise<void>>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
@@ -34,10 +38,32 @@ export class NotificationBus {
     this.emitter.removeAllListeners();
   }
 
-  /** Calls `listener` with each payload on `channel`; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with each payload on `channel` from when the channel is LISTENed (at once if
+   * it already is: await `listening` where it matters); returns the unsubscribe function.
+   */
   on(channel: Channel, listener: (payload: string) => void): () => void {
     this.emitter.on(channel, listener);
-    return () => this.emitter.off(channel, listener);
+    if (this.client && !this.listens.has(channel)) this.listen(this.client, channel);
+    let isOn = true;
+    return () => {
+      if (!isOn) return;
+      isOn = false;
+      this.emitter.off(channel, listener);
+      if (this.emitter.listenerCount(channel) > 0 || !this.client) return;
+      const client = this.client;
+      this.listens.delete(channel);
+      client.query(`UNLISTEN ${channel}`).catch(() => undefined); // a new connection starts clean
+    };
+  }
+
+  /**
+   * Resolves once notifications on `channel` reach the listeners given to `on`: its LISTEN is in
+   * effect (or the bus is reconnecting: `onReconnect` follows). For readers that listen, then
+   * read what is already stored, and must not miss what is stored in between.
+   */
+  async listening(channel: Channel): Promise<void> {
+    await this.listens.get(channel);
   }
 
   /** Called after the bus reconnected: notifications may have been lost meanwhile. */
@@ -57,14 +83,31 @@ export class NotificationBus {
     });
     client.on('end', () => this.scheduleReconnect(client));
     await client.connect();
-    for (const channel of Object.values(channels)) await client.query(`LISTEN ${channel}`);
+    // Current before the LISTENs go out, so that a listener added meanwhile gets its own.
     this.client = client;
+    this.listens.clear();
+    for (const channel of Object.values(channels)) {
+      if (this.emitter.listenerCount(channel) > 0) this.listen(client, channel);
+    }
+    await Promise.all(this.listens.values());
     if (isReconnect) this.emitter.emit('reconnect');
+  }
+
+  /** LISTENs on `channel`; a failure is the connection's, and its reconnect LISTENs again. */
+  private listen(client: pg.Client, channel: Channel): void {
+    this.listens.set(
+      channel,
+      client.query(`LISTEN ${channel}`).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   }
 
   private scheduleReconnect(failed: pg.Client): void {
     if (this.stopped || this.client !== failed) return;
     this.client = null;
+    this.listens.clear();
     failed.end().catch(() => undefined);
     const attempt = (delayMs: number): void => {
       this.reconnectTimer = setTimeout(() => {

@@ -28,6 +28,8 @@ export function tailTaskLog(
       if (payload === instanceId) nudge();
     });
     const offReconnect = bus.onReconnect(nudge);
+    // The backlog is read once chunks stored from now on are sure to nudge this tail.
+    await bus.listening(channels.logs);
     let stopped = false;
     void stop.then(() => {
       stopped = true;
