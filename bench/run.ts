@@ -19,7 +19,8 @@ import { graphcronThunderingHerd } from './workloads/thundering-herd.js';
  *   latency, both systems), BENCH_SCHEDULE_CAPACITY (256: cron and herd), BENCH_RATES,
  *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles),
  *   BENCH_THROUGHPUT_VARIANTS (noop,true), BENCH_BASELINE=0 (skip graphile-worker: tries only),
- *   BENCH_SERVER_NODE_ARGS (extra node options for graphcron's server).
+ *   BENCH_SERVER_NODE_ARGS (extra node options for graphcron's server), BENCH_THROUGHPUT_WARMUP
+ *   (4,000: untimed runs before the timed ones, both systems).
  */
 const env = process.env;
 const isQuick = env.BENCH_QUICK === '1';
@@ -40,6 +41,10 @@ const throughputVariants = (env.BENCH_THROUGHPUT_VARIANTS ?? 'noop,true')
   .filter((v): v is 'noop' | 'true' => v === 'noop' || v === 'true');
 const sizes = {
   instances: isQuick ? 2_000 : 20_000,
+  // Both systems run this many first, untimed, in the same processes: a fresh process spends
+  // its first seconds compiling (the server's compiler threads were ~11% of the machine in a
+  // 12 s no-op run), which a long-running deployment does once.
+  throughputWarmup: Number(env.BENCH_THROUGHPUT_WARMUP ?? (isQuick ? 400 : 4_000)),
   latencySeconds: isQuick ? 3 : 10,
   rates: (env.BENCH_RATES ?? '100,500,1000').split(',').map(Number),
   cronTasks: isQuick ? 100 : 1_000,
@@ -88,6 +93,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
     capacityPerExecutor: capacity,
     capacityPerExecutorCronAndHerd: scheduleCapacity,
     graphileWorker: { workerProcesses: executors, concurrencyPerProcess: capacity },
+    throughputWarmupRuns: sizes.throughputWarmup,
     runsPerWorkload: runs,
     quick: isQuick,
   };
@@ -101,6 +107,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
       const ours = await repeat(`graphcron throughput ${variant}`, () =>
         graphcronThroughput(postgres, {
           instances: sizes.instances,
+          warmupInstances: sizes.throughputWarmup,
           executors,
           capacity,
           variant,
@@ -113,6 +120,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
           return await graphileThroughput({
             databaseUrl: database.url,
             jobs: sizes.instances,
+            warmupJobs: sizes.throughputWarmup,
             workers: executors,
             concurrency: capacity,
             variant,
