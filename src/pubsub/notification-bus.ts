@@ -15,6 +15,8 @@ export class NotificationBus {
   private client: pg.Client | null = null;
   /** The channels LISTENed on the current connection: done, or on the way. */
   private readonly listens = new Map<Channel, Promise<void>>();
+  /** The last LISTEN or UNLISTEN sent: each waits for the one before (one query at a time). */
+  private lastCommand: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
@@ -51,9 +53,8 @@ export class NotificationBus {
       isOn = false;
       this.emitter.off(channel, listener);
       if (this.emitter.listenerCount(channel) > 0 || !this.client) return;
-      const client = this.client;
       this.listens.delete(channel);
-      client.query(`UNLISTEN ${channel}`).catch(() => undefined); // a new connection starts clean
+      void this.command(this.client, `UNLISTEN ${channel}`); // a new connection starts clean
     };
   }
 
@@ -93,15 +94,19 @@ export class NotificationBus {
     if (isReconnect) this.emitter.emit('reconnect');
   }
 
-  /** LISTENs on `channel`; a failure is the connection's, and its reconnect LISTENs again. */
   private listen(client: pg.Client, channel: Channel): void {
-    this.listens.set(
-      channel,
-      client.query(`LISTEN ${channel}`).then(
+    this.listens.set(channel, this.command(client, `LISTEN ${channel}`));
+  }
+
+  /** Sends `sql` after the commands before it; a failure is the connection's (it reconnects). */
+  private command(client: pg.Client, sql: string): Promise<void> {
+    this.lastCommand = this.lastCommand.then(() =>
+      client.query(sql).then(
         () => undefined,
         () => undefined,
       ),
     );
+    return this.lastCommand;
   }
 
   private scheduleReconnect(failed: pg.Client): void {
