@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
 import { UnauthenticatedError } from '../shared/app-error.js';
 import type { KeyRing } from './signing-keys.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 export const tokenIssuer = 'graphcron';
 export const userAudience = 'graphcron-api';
@@ -30,7 +31,17 @@ export async function signAccessToken(
   return { token, expiresAt: new Date(expiresAt * 1000) };
 }
 
+/** Tokens verified against each key ring (one per server). */
+const verifiedTokens = new WeakMap<KeyRing, VerifiedTokens<AccessTokenClaims>>();
+
 export async function verifyAccessToken(keys: KeyRing, token: string): Promise<AccessTokenClaims> {
+  let verified = verifiedTokens.get(keys);
+  if (!verified) {
+    verified = new VerifiedTokens();
+    verifiedTokens.set(keys, verified);
+  }
+  const known = verified.get(token);
+  if (known) return known;
   try {
     const { payload } = await jwtVerify(
       token,
@@ -45,7 +56,10 @@ export async function verifyAccessToken(keys: KeyRing, token: string): Promise<A
     if (!Number.isInteger(userId) || typeof payload.sid !== 'string') {
       throw new UnauthenticatedError('The access token is malformed; log in again.');
     }
-    return { userId, sessionId: payload.sid };
+    const claims = { userId, sessionId: payload.sid };
+    // Our tokens always expire; one without `exp` is verified every time.
+    if (payload.exp !== undefined) verified.remember(token, claims, payload.exp * 1000);
+    return claims;
   } catch (error) {
     if (error instanceof UnauthenticatedError) throw error;
     if (error instanceof errors.JWTExpired) {

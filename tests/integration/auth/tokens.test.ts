@@ -103,6 +103,23 @@ describe('access tokens and API tokens', () => {
     expect(noBearer.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it('refuses a token it accepted before once the token expires', async () => {
+    const { privateKey, kid } = await serverKey();
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const shortLived = await token({ exp: expiresAt })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .sign(privateKey);
+    const client = server.anonymous.withToken(shortLived);
+    expect((await client.data(MeDocument)).me.id).toBe(adminId);
+    await expect
+      .poll(async () => (await client.raw('{ me { id } }')).errors?.[0]?.message, {
+        timeout: 5_000,
+        interval: 250,
+      })
+      .toMatch(/expired/);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+  });
+
   it('creates API tokens shown once, stored hashed, usable until revoked', async () => {
     const user = await createUser(server, 'USER');
     const { createApiToken } = await user.client.data(CreateApiTokenDocument, {
