@@ -29,6 +29,7 @@ import {
   logChunkProblem,
 } from './executor-report.validation.js';
 import type { HeartbeatBuffer } from './heartbeat-buffer.js';
+import type { NotificationBus } from '../pubsub/notification-bus.js';
 
 export const maxLogChunksPerCall = 500;
 /** Per batch: status reports of each kind, and log chunks in all. */
@@ -111,9 +112,11 @@ export class ExecutorReportService {
     // A lone statement commits by itself: begin and commit around it were two of every report
     // call's three round trips. Several statements, or a failure that may start a retry (which
     // must commit with the failure), share one transaction and one commit.
-    return batch.writeStatements() > 1 || batch.mayStartRetries()
+    const result = await (batch.writeStatements() > 1 || batch.mayStartRetries()
       ? ctx.em.transactional(apply)
-      : apply(ctx.em);
+      : apply(ctx.em));
+    batch.publishChanges(ctx.services.bus);
+    return result;
   }
 
   async acknowledge(
@@ -225,6 +228,9 @@ class BatchApplication {
   private readonly startedWithFinish = new Map<string, Date>();
   private readonly logKeys: IndexedKey[];
   private readonly finishing: (ReportTaskFinishedInput & { key: IndexedKey })[];
+  /** What the statements changed, published once they are committed. */
+  private readonly changedInstances = new Set<string>();
+  private isDispatchDue = false;
 
   /** Validates every report (refusing the malformed ones); no statement runs yet. */
   constructor(
@@ -253,6 +259,12 @@ class BatchApplication {
       if (finishingKeys.has(keyText(key))) this.startedWithFinish.set(keyText(key), startedAt);
       else this.starting.push({ key, startedAt });
     }
+  }
+
+  /** Tells every replica what the batch changed: call it once it is committed. */
+  publishChanges(bus: NotificationBus): void {
+    for (const id of this.changedInstances) bus.publish(channels.instances, id);
+    if (this.isDispatchDue) bus.publish(channels.dispatch);
   }
 
   /** How many writing statements the batch takes. */
@@ -297,7 +309,7 @@ class BatchApplication {
           where t.id = r.id and t.attempt = r.attempt and t.executor_id = $4
             and t.status = ${DISPATCHED}
       returning t.id, t.attempt)
-       select id::text as id, attempt, pg_notify('${channels.instances}', id::text) from changed`,
+       select id::text as id, attempt from changed`,
       [
         keys.map((k) => k.id),
         keys.map((k) => k.attempt),
@@ -306,6 +318,7 @@ class BatchApplication {
       ],
     );
     this.noteUnmatched(ExecutorReportKind.STARTED, keys, rows);
+    for (const row of rows) this.changedInstances.add(row.id);
   }
 
   /**
@@ -369,6 +382,8 @@ class BatchApplication {
                 as c(instance_id, attempt, seq, stream, content, emitted_at)
          on conflict (instance_id, attempt, seq) do nothing
          returning instance_id)
+       -- Notified at commit, not published after it: a live tail has no poll to find chunks
+       -- whose notification was lost.
        select instance_id::text as instance_id, count(*)::int as stored,
               pg_notify('${channels.logs}', instance_id::text)
          from stored group by instance_id`,
@@ -389,7 +404,7 @@ class BatchApplication {
   async finish(em: EntityManager) {
     const valid = this.finishing;
     if (valid.length === 0) return;
-    const rows = await query<Key>(
+    const rows = await query<Key & { is_any_waiting: boolean }>(
       em,
       `with changed as (
          update task_instances t
@@ -406,10 +421,11 @@ class BatchApplication {
             and t.status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
       returning t.id, t.attempt)
        -- A slot came free: the dispatchers are told only if a run waits for one (else every
-       -- finish cost each of them an empty pass: a transaction and two lookups).
-       select id::text as id, attempt, pg_notify('${channels.instances}', id::text),
-              case when exists (select 1 from task_instances where status = ${SCHEDULED})
-                   then pg_notify('${channels.dispatch}', '') end
+       -- finish cost each of them an empty pass: a transaction and two lookups). The first
+       -- in queue order, through the queue's index: the heap's first rows are long finished.
+       select id::text as id, attempt,
+              exists (select 1 from task_instances where status = ${SCHEDULED}
+                       order by priority desc, id limit 1) as is_any_waiting
          from changed`,
       [
         valid.map((r) => r.key.id),
@@ -424,6 +440,8 @@ class BatchApplication {
         valid.map((r) => this.startedWithFinish.get(keyText(r.key)) ?? null),
       ],
     );
+    for (const row of rows) this.changedInstances.add(row.id);
+    if (rows.some((row) => row.is_any_waiting)) this.isDispatchDue = true;
     const finishedKeys = valid.map((r) => r.key);
     this.noteUnmatched(ExecutorReportKind.FINISHED, finishedKeys, rows);
     // A start that rode on a finish which matched nothing is explained like its finish.

@@ -3,9 +3,12 @@ import pg from 'pg';
 import type { Logger } from '../shared/logger.js';
 import { channels, type Channel } from './channels.js';
 
+/** How the bus's connection shows in `pg_stat_activity`. */
+export const notificationBusApplicationName = 'graphcron notification bus';
+
 /**
- * One dedicated connection per replica that LISTENs on the channels that have in-process
- * listeners and fans notifications out to them. A channel nobody here listens to is not
+ * One dedicated connection per replica that sends the replica's notifications (`publish`) and
+ * LISTENs on the channels that have in-process listeners, fanning notifications out to them. A channel nobody here listens to is not
  * LISTENed: every run changes state a few times and notifies `instances` each time, which a busy
  * replica read and dropped when no one watched runs live. It reconnects by itself; after a
  * reconnect it tells listeners (`onReconnect`) so they can re-read what they might have missed.
@@ -19,6 +22,9 @@ export class NotificationBus {
   private lastCommand: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Published this tick, not sent yet: payloads by channel. */
+  private unsent = new Map<Channel, Set<string>>();
+  private isSendScheduled = false;
 
   constructor(
     private readonly databaseUrl: string,
@@ -32,6 +38,8 @@ export class NotificationBus {
   }
 
   async stop(): Promise<void> {
+    this.sendPublished();
+    await this.lastCommand;
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const client = this.client;
@@ -67,14 +75,63 @@ export class NotificationBus {
     await this.listens.get(channel);
   }
 
+  /**
+   * Notifies `channel` with `payload` on every replica (this one too), once the caller's changes
+   * are committed: call it after the commit. What is published in one tick goes out in one
+   * statement, identical notifications once.
+   *
+   * Not NOTIFY in the transaction that made the change: PostgreSQL serialises the commits of
+   * notifying transactions (a database-wide lock held until the commit is on disk), and with a
+   * notification in each executor report's transaction, reports queued behind each other's disk
+   * flush: that lock was the most common wait in the no-op throughput bench. This connection
+   * commits its notifications without waiting for the disk (`synchronous_commit` off): a crash
+   * loses notifications either way. One is lost if this process dies between the caller's
+   * commit and the send, or while this connection is down: the dispatchers and the assignment
+   * streams poll, `onReconnect` tells this replica's listeners, and a live run watcher sees the
+   * run's next change. (Log chunks are still notified in their transaction: a live tail has no
+   * poll.)
+   */
+  publish(channel: Channel, payload = ''): void {
+    let payloads = this.unsent.get(channel);
+    if (!payloads) {
+      payloads = new Set();
+      this.unsent.set(channel, payloads);
+    }
+    payloads.add(payload);
+    if (this.isSendScheduled) return;
+    this.isSendScheduled = true;
+    setImmediate(() => this.sendPublished());
+  }
+
   /** Called after the bus reconnected: notifications may have been lost meanwhile. */
   onReconnect(listener: () => void): () => void {
     this.emitter.on('reconnect', listener);
     return () => this.emitter.off('reconnect', listener);
   }
 
+  private sendPublished(): void {
+    this.isSendScheduled = false;
+    const unsent = this.unsent;
+    this.unsent = new Map();
+    if (!this.client || unsent.size === 0) return;
+    const notifications = [...unsent].flatMap(([channel, payloads]) =>
+      [...payloads].map((payload) => [channel, payload] as const),
+    );
+    void this.command(
+      this.client,
+      `select pg_notify(n.channel, n.payload)
+         from unnest($1::text[], $2::text[]) as n(channel, payload)`,
+      [notifications.map(([channel]) => channel), notifications.map(([, payload]) => payload)],
+    );
+  }
+
   private async connect(isReconnect = false): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      // Its transactions only notify (publish): nothing to keep across a crash.
+      options: '-c synchronous_commit=off',
+      application_name: notificationBusApplicationName,
+    });
     client.on('notification', (message) => {
       this.emitter.emit(message.channel, message.payload ?? '');
     });
@@ -99,9 +156,9 @@ export class NotificationBus {
   }
 
   /** Sends `sql` after the commands before it; a failure is the connection's (it reconnects). */
-  private command(client: pg.Client, sql: string): Promise<void> {
+  private command(client: pg.Client, sql: string, params?: unknown[]): Promise<void> {
     this.lastCommand = this.lastCommand.then(() =>
-      client.query(sql).then(
+      client.query(sql, params).then(
         () => undefined,
         () => undefined,
       ),

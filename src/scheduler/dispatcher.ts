@@ -40,6 +40,12 @@ interface PassResult {
   nextDueMs: number | null;
 }
 
+/** A run the pass assigned, and to whom. */
+interface AssignedRow {
+  id: string;
+  executor_id: number;
+}
+
 /** Waiting runs looked at per statement, in queue order. */
 const queueWindowSize = 2_000;
 
@@ -142,7 +148,8 @@ export class Dispatcher {
 
   /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
   async dispatchBatch(): Promise<PassResult> {
-    return this.orm.em.fork().transactional(async (em) => {
+    const assigned: AssignedRow[] = [];
+    const result = await this.orm.em.fork().transactional(async (em) => {
       const { waiting, nextDueMs } = await this.claimWaiting(em);
       if (waiting.length === 0) return { claimed: 0, dispatched: 0, nextDueMs };
       const taskIds = [...new Set(waiting.map((w) => w.task_id))].sort((a, b) => a - b);
@@ -168,9 +175,15 @@ export class Dispatcher {
         activeByTask.set(run.task_id, (activeByTask.get(run.task_id) ?? 0) + 1);
         assignments.push({ id: run.id, executor: candidates.rows.get(chosen.executorId)! });
       }
-      if (assignments.length > 0) await this.assign(em, assignments);
+      if (assignments.length > 0) assigned.push(...(await this.assign(em, assignments)));
       return { claimed: waiting.length, dispatched: assignments.length, nextDueMs };
     });
+    // Committed: the executors' streams may read their assignments now.
+    for (const executorId of new Set(assigned.map((row) => row.executor_id))) {
+      this.bus.publish(channels.assignments, String(executorId));
+    }
+    for (const row of assigned) this.bus.publish(channels.instances, row.id);
+    return result;
   }
 
   /**
@@ -306,20 +319,16 @@ export class Dispatcher {
   private async assign(
     em: EntityManager,
     assignments: { id: string; executor: CandidateRow }[],
-  ): Promise<void> {
-    await query(
+  ): Promise<AssignedRow[]> {
+    return query<AssignedRow>(
       em,
-      `with assigned as (
-         update task_instances t
-            set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
-                executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
-                updated_at = now()
-           from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
-          where t.id = a.id
-      returning t.id, t.executor_id)
-       select pg_notify('${channels.assignments}', executor_id::text),
-              pg_notify('${channels.instances}', id::text)
-         from assigned`,
+      `update task_instances t
+          set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
+              executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
+              updated_at = now()
+         from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
+        where t.id = a.id
+    returning t.id::text as id, t.executor_id`,
       [
         assignments.map((a) => a.id),
         assignments.map((a) => a.executor.executor_id),

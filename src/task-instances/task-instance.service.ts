@@ -89,7 +89,6 @@ interface RunTaskColumns {
   max_parallel_runs: number;
   task_owner_id: number | null;
   task_overlap_policy: OverlapPolicy;
-  notified: unknown;
 }
 
 /**
@@ -257,7 +256,7 @@ export class TaskInstanceService {
     const taskIds = requests.map((request, index) =>
       parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
     );
-    return ctx.em.transactional(async (em) => {
+    const created = await ctx.em.transactional(async (em) => {
       // Without overrides, the tasks are locked by the statement that creates the runs (a round
       // trip fewer), and the checks look at what it locked: failing one rolls the runs back.
       // Overrides are validated against their task first, so that path reads it beforehand.
@@ -277,7 +276,7 @@ export class TaskInstanceService {
       // The tasks as locked: by this statement (a CTE), or already by lockTasks.
       const lockedTasks = locked ? 'tasks' : 'locked';
       // One statement for all runs, with the snapshot every creator of runs takes
-      // (task-snapshot.sql.ts); the dispatchers of every replica hear of them at commit.
+      // (task-snapshot.sql.ts); the dispatchers of every replica hear of them once committed.
       const rows = await query<Record<string, unknown> & RunTaskColumns>(
         em,
         `with ${locked ? '' : `locked as materialized (select * from tasks where id = any($5::bigint[]) order by id for update),`}
@@ -291,8 +290,7 @@ export class TaskInstanceService {
              from unnest($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[]) as r(id, task_id, command, env)
              join ${lockedTasks} t on t.id = r.task_id
          returning *)
-         select inserted.*, t.owner_id as "task_owner_id", t.overlap_policy as "task_overlap_policy",
-                pg_notify('${channels.dispatch}', '') as notified
+         select inserted.*, t.owner_id as "task_owner_id", t.overlap_policy as "task_overlap_policy"
            from inserted join ${lockedTasks} t on t.id = inserted.task_id
           order by inserted.id`,
         [
@@ -319,7 +317,7 @@ export class TaskInstanceService {
       // Mapped into the request's entity manager, not the transaction's: the transaction would
       // compute a change set for every one of them at commit (up to 1,000), for nothing.
       const instances = rows.map(
-        ({ notified: _notified, task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
+        ({ task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
           ctx.em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
       );
       // The runs of one task without overrides are the same snapshot: diffed once (the
@@ -341,6 +339,8 @@ export class TaskInstanceService {
       );
       return instances;
     });
+    ctx.services.bus.publish(channels.dispatch);
+    return created;
   }
 
   /** Deletes a run that is over, with its logs. A run of a deleted task: admins only. */

@@ -1,7 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channels } from '../../../src/pubsub/channels.js';
-import { NotificationBus } from '../../../src/pubsub/notification-bus.js';
+import {
+  NotificationBus,
+  notificationBusApplicationName,
+} from '../../../src/pubsub/notification-bus.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.js';
 
@@ -43,12 +46,13 @@ describe('NotificationBus', () => {
   const notify = (channel: string, payload: string) =>
     sender.query('select pg_notify($1, $2)', [channel, payload]);
 
-  /** What the bus's own session last ran (its LISTENs and UNLISTENs). */
+  /** What the bus's own session last ran (its LISTENs, UNLISTENs and notifications). */
   const busSession = async () =>
     (
       await sender.query<{ pid: number; query: string }>(
         `select pid, query from pg_stat_activity
-          where datname = current_database() and pid <> pg_backend_pid() and query ~ 'LISTEN'`,
+          where datname = current_database() and application_name = $1`,
+        [notificationBusApplicationName],
       )
     ).rows;
 
@@ -68,6 +72,28 @@ describe('NotificationBus', () => {
     await notify(channels.instances, '42');
     expect(await second.payload).toBe('42');
     second.off();
+  });
+
+  it('publishes to every bus, identical notifications of one tick once, and flushes on stop', async () => {
+    const other = new NotificationBus(database.url, createLogger('error'));
+    await other.start();
+    const received: string[] = [];
+    const off = other.on(channels.dispatch, (payload) => received.push(payload));
+    await other.listening(channels.dispatch);
+    bus.publish(channels.dispatch, '5');
+    bus.publish(channels.dispatch, '5');
+    bus.publish(channels.dispatch, '6');
+    await expect.poll(() => [...received].sort()).toEqual(['5', '6']);
+
+    // What is published right before stop still goes out.
+    const publisher = new NotificationBus(database.url, createLogger('error'));
+    await publisher.start();
+    publisher.publish(channels.dispatch, '7');
+    await publisher.stop();
+    await expect.poll(() => received).toContain('7');
+    expect(received.filter((payload) => payload === '5')).toHaveLength(1);
+    off();
+    await other.stop();
   });
 
   it('LISTENs again after its connection is lost, on the channels that have listeners', async () => {
