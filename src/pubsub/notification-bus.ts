@@ -24,7 +24,11 @@ export class NotificationBus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Published this tick, not sent yet: payloads by channel. */
   private unsent = new Map<Channel, Set<string>>();
-  private isSendScheduled = false;
+  /** A send is on its way or about to be: what is published meanwhile waits for it. */
+  private isSending = false;
+  /** Published, not yet handed to this replica's listeners. */
+  private unheard = new Map<Channel, Set<string>>();
+  private isDeliveryScheduled = false;
 
   constructor(
     private readonly databaseUrl: string,
@@ -38,7 +42,7 @@ export class NotificationBus {
   }
 
   async stop(): Promise<void> {
-    this.sendPublished();
+    await this.sendPublished();
     await this.lastCommand;
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -98,9 +102,33 @@ export class NotificationBus {
       this.unsent.set(channel, payloads);
     }
     payloads.add(payload);
-    if (this.isSendScheduled) return;
-    this.isSendScheduled = true;
+    let local = this.unheard.get(channel);
+    if (!local) {
+      local = new Set();
+      this.unheard.set(channel, local);
+    }
+    local.add(payload);
+    if (!this.isDeliveryScheduled) {
+      this.isDeliveryScheduled = true;
+      setImmediate(() => this.deliverPublished());
+    }
+    if (this.isSending) return;
+    this.isSending = true;
     setImmediate(() => this.sendPublished());
+  }
+
+  /**
+   * This replica's listeners hear what it published at once, not after a round trip through
+   * PostgreSQL (which had a run's dispatch wait behind a busy connection); the copy PostgreSQL
+   * sends back is ignored.
+   */
+  private deliverPublished(): void {
+    this.isDeliveryScheduled = false;
+    const unheard = this.unheard;
+    this.unheard = new Map();
+    for (const [channel, payloads] of unheard) {
+      for (const payload of payloads) this.emitter.emit(channel, payload);
+    }
   }
 
   /** Called after the bus reconnected: notifications may have been lost meanwhile. */
@@ -109,20 +137,27 @@ export class NotificationBus {
     return () => this.emitter.off('reconnect', listener);
   }
 
-  private sendPublished(): void {
-    this.isSendScheduled = false;
+  /**
+   * Sends what was published, then, once that is done, what was published meanwhile: one
+   * statement at a time (a statement per tick queued up behind a busy connection, and a run's
+   * dispatch waited ~300 ms behind them at 500 runTask calls a second).
+   */
+  private sendPublished(): Promise<void> {
     const unsent = this.unsent;
     this.unsent = new Map();
-    if (!this.client || unsent.size === 0) return;
+    if (!this.client || unsent.size === 0) {
+      this.isSending = false;
+      return Promise.resolve();
+    }
     const notifications = [...unsent].flatMap(([channel, payloads]) =>
       [...payloads].map((payload) => [channel, payload] as const),
     );
-    void this.command(
+    return this.command(
       this.client,
       `select pg_notify(n.channel, n.payload)
          from unnest($1::text[], $2::text[]) as n(channel, payload)`,
       [notifications.map(([channel]) => channel), notifications.map(([, payload]) => payload)],
-    );
+    ).then(() => this.sendPublished());
   }
 
   private async connect(isReconnect = false): Promise<void> {
@@ -132,7 +167,10 @@ export class NotificationBus {
       options: '-c synchronous_commit=off',
       application_name: notificationBusApplicationName,
     });
+    let ownPid: number | null = null; // read once connected, before any LISTEN
     client.on('notification', (message) => {
+      // What this connection sent (publish) was heard here already.
+      if (message.processId === ownPid) return;
       this.emitter.emit(message.channel, message.payload ?? '');
     });
     client.on('error', (error) => {
@@ -141,6 +179,8 @@ export class NotificationBus {
     });
     client.on('end', () => this.scheduleReconnect(client));
     await client.connect();
+    const [backend] = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
+    ownPid = backend?.pid ?? null;
     // Current before the LISTENs go out, so that a listener added meanwhile gets its own.
     this.client = client;
     this.listens.clear();

@@ -80,10 +80,19 @@ describe('NotificationBus', () => {
     const received: string[] = [];
     const off = other.on(channels.dispatch, (payload) => received.push(payload));
     await other.listening(channels.dispatch);
+    const heardHere: string[] = [];
+    const offHere = bus.on(channels.dispatch, (payload) => heardHere.push(payload));
+    await bus.listening(channels.dispatch);
     bus.publish(channels.dispatch, '5');
     bus.publish(channels.dispatch, '5');
     bus.publish(channels.dispatch, '6');
     await expect.poll(() => [...received].sort()).toEqual(['5', '6']);
+    // Heard here at once, and not again when PostgreSQL sends it back.
+    expect(heardHere).toEqual(['5', '6']);
+    await notify(channels.dispatch, 'after');
+    await expect.poll(() => heardHere).toContain('after');
+    expect(heardHere).toEqual(['5', '6', 'after']);
+    offHere();
 
     // What is published right before stop still goes out.
     const publisher = new NotificationBus(database.url, createLogger('error'));
