@@ -8,17 +8,18 @@ export const notificationBusApplicationName = 'graphcron notification bus';
 
 /**
  * One dedicated connection per replica that sends the replica's notifications (`publish`) and
- * LISTENs on the channels that have in-process listeners, fanning notifications out to them. A channel nobody here listens to is not
- * LISTENed: every run changes state a few times and notifies `instances` each time, which a busy
- * replica read and dropped when no one watched runs live. It reconnects by itself; after a
- * reconnect it tells listeners (`onReconnect`) so they can re-read what they might have missed.
+ * LISTENs on the channels that have in-process listeners, fanning notifications out to them. A
+ * channel nobody here listens to is not LISTENed: every run changes state a few times and
+ * notifies `instances` each time, which a busy replica read and dropped when no one watched runs
+ * live. It reconnects by itself; after a reconnect it tells listeners (`onReconnect`) so they can
+ * re-read what they might have missed.
  */
 export class NotificationBus {
   private readonly emitter = new EventEmitter();
   private client: pg.Client | null = null;
   /** The channels LISTENed on the current connection: done, or on the way. */
   private readonly listens = new Map<Channel, Promise<void>>();
-  /** The last LISTEN or UNLISTEN sent: each waits for the one before (one query at a time). */
+  /** The last statement sent (LISTEN, UNLISTEN, a publish): each waits for the one before. */
   private lastCommand: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;

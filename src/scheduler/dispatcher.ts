@@ -63,8 +63,8 @@ interface CandidateRow {
  * Turns SCHEDULED runs into DISPATCHED ones, highest priority first, then oldest: claims a
  * batch with SKIP LOCKED (replicas share the work), serialises per task and per executor with
  * locks taken in a fixed order (so `maxParallelRuns` and executor capacity hold exactly across
- * replicas), picks executors by the task's routing strategy, and notifies each executor's
- * channel once per transaction. Runs with no executor free stay SCHEDULED.
+ * replicas), picks executors by the task's routing strategy, and once committed publishes each
+ * executor's channel once. Runs with no executor free stay SCHEDULED.
  */
 export class Dispatcher {
   private running: Promise<void> | null = null;
