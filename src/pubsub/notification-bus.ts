@@ -23,13 +23,13 @@ export class NotificationBus {
   private lastCommand: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  /** Published this tick, not sent yet: payloads by channel. */
+  /** Published this tick: payloads by channel. */
+  private published = new Map<Channel, Set<string>>();
+  private isTickScheduled = false;
+  /** Published and heard here, not sent to PostgreSQL yet. */
   private unsent = new Map<Channel, Set<string>>();
-  /** A send is on its way or about to be: what is published meanwhile waits for it. */
+  /** A send is on its way: what is published meanwhile waits for it. */
   private isSending = false;
-  /** Published, not yet handed to this replica's listeners. */
-  private unheard = new Map<Channel, Set<string>>();
-  private isDeliveryScheduled = false;
 
   constructor(
     private readonly databaseUrl: string,
@@ -43,6 +43,7 @@ export class NotificationBus {
   }
 
   async stop(): Promise<void> {
+    this.handOverPublished();
     await this.sendPublished();
     await this.lastCommand;
     this.stopped = true;
@@ -97,39 +98,30 @@ export class NotificationBus {
    * poll.)
    */
   publish(channel: Channel, payload = ''): void {
-    let payloads = this.unsent.get(channel);
-    if (!payloads) {
-      payloads = new Set();
-      this.unsent.set(channel, payloads);
-    }
-    payloads.add(payload);
-    let local = this.unheard.get(channel);
-    if (!local) {
-      local = new Set();
-      this.unheard.set(channel, local);
-    }
-    local.add(payload);
-    if (!this.isDeliveryScheduled) {
-      this.isDeliveryScheduled = true;
-      setImmediate(() => this.deliverPublished());
-    }
-    if (this.isSending) return;
-    this.isSending = true;
-    setImmediate(() => this.sendPublished());
+    addPayload(this.published, channel, payload);
+    if (this.isTickScheduled) return;
+    this.isTickScheduled = true;
+    setImmediate(() => this.handOverPublished());
   }
 
   /**
-   * This replica's listeners hear what it published at once, not after a round trip through
-   * PostgreSQL (which had a run's dispatch wait behind a busy connection); the copy PostgreSQL
-   * sends back is ignored.
+   * What this tick published: this replica's listeners hear it at once, not after a round trip
+   * through PostgreSQL (which had a run's dispatch wait behind a busy connection; the copy
+   * PostgreSQL sends back is ignored), and it is queued for the other replicas.
    */
-  private deliverPublished(): void {
-    this.isDeliveryScheduled = false;
-    const unheard = this.unheard;
-    this.unheard = new Map();
-    for (const [channel, payloads] of unheard) {
-      for (const payload of payloads) this.emitter.emit(channel, payload);
+  private handOverPublished(): void {
+    this.isTickScheduled = false;
+    const published = this.published;
+    this.published = new Map();
+    for (const [channel, payloads] of published) {
+      for (const payload of payloads) {
+        this.emitter.emit(channel, payload);
+        addPayload(this.unsent, channel, payload);
+      }
     }
+    if (this.isSending || this.unsent.size === 0) return;
+    this.isSending = true;
+    void this.sendPublished();
   }
 
   /** Called after the bus reconnected: notifications may have been lost meanwhile. */
@@ -223,4 +215,10 @@ export class NotificationBus {
     };
     attempt(100);
   }
+}
+
+function addPayload(map: Map<Channel, Set<string>>, channel: Channel, payload: string): void {
+  const payloads = map.get(channel);
+  if (payloads) payloads.add(payload);
+  else map.set(channel, new Set([payload]));
 }
