@@ -51,30 +51,24 @@ export async function graphcronThroughput(
     const createTask = (name: string) =>
       createBenchTask(stack.graphql, { name, bindingIds: stack.bindingIds, command: 'true' });
     // Counted per task: the warm-up's runs stay in the table, as a running system's history does.
-    const finished = async (taskId: string): Promise<number> =>
+    const countRuns = async (taskId: string, statuses: readonly number[]): Promise<number> =>
       Number(
         (
           await stack.db.rows<{ n: string }>(
-            `select count(*) as n from task_instances where task_id = $1 and status = ${status.FINISHED}`,
+            `select count(*) as n from task_instances
+              where task_id = $1 and status in (${statuses.join(', ')})`,
             [taskId],
           )
         )[0]!.n,
       );
+    const finished = (taskId: string) => countRuns(taskId, [status.FINISHED]);
     // What the poll counts while runs go through: the task's runs not over yet, read through the
     // small index of unfinished runs (~2 ms of PostgreSQL per poll). Counting its FINISHED runs
     // read every finished row each time: ~8 ms per poll at 10 polls a second, ~8% of a core
     // taken from the system measured (pg_stat_statements); graphile-worker's poll counts its
     // shrinking jobs table.
-    const unfinished = async (taskId: string): Promise<number> =>
-      Number(
-        (
-          await stack.db.rows<{ n: string }>(
-            `select count(*) as n from task_instances
-              where task_id = $1 and status in (${status.SCHEDULED}, ${status.DISPATCHED}, ${status.RUNNING})`,
-            [taskId],
-          )
-        )[0]!.n,
-      );
+    const unfinished = (taskId: string) =>
+      countRuns(taskId, [status.SCHEDULED, status.DISPATCHED, status.RUNNING]);
     if (options.warmupInstances > 0) {
       const warmupTaskId = await createTask('bench throughput warm-up');
       await runTasksInBatches(stack.graphql, [warmupTaskId], options.warmupInstances);

@@ -28,8 +28,8 @@ export class NotificationBus {
   private isTickScheduled = false;
   /** Published and heard here, not sent to PostgreSQL yet. */
   private unsent = new Map<Channel, Set<string>>();
-  /** A send is on its way: what is published meanwhile waits for it. */
-  private isSending = false;
+  /** The sends on their way, until nothing is left unsent: what is published meanwhile follows. */
+  private sending: Promise<void> | null = null;
 
   constructor(
     private readonly databaseUrl: string,
@@ -44,7 +44,7 @@ export class NotificationBus {
 
   async stop(): Promise<void> {
     this.handOverPublished();
-    await this.sendPublished();
+    await this.sending;
     await this.lastCommand;
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -119,9 +119,10 @@ export class NotificationBus {
         addPayload(this.unsent, channel, payload);
       }
     }
-    if (this.isSending || this.unsent.size === 0) return;
-    this.isSending = true;
-    void this.sendPublished();
+    if (this.sending || this.unsent.size === 0) return;
+    this.sending = this.sendPublished().finally(() => {
+      this.sending = null;
+    });
   }
 
   /** Called after the bus reconnected: notifications may have been lost meanwhile. */
@@ -138,10 +139,7 @@ export class NotificationBus {
   private sendPublished(): Promise<void> {
     const unsent = this.unsent;
     this.unsent = new Map();
-    if (!this.client || unsent.size === 0) {
-      this.isSending = false;
-      return Promise.resolve();
-    }
+    if (!this.client || unsent.size === 0) return Promise.resolve();
     const notifications = [...unsent].flatMap(([channel, payloads]) =>
       [...payloads].map((payload) => [channel, payload] as const),
     );
