@@ -20,7 +20,8 @@ import { graphcronThunderingHerd } from './workloads/thundering-herd.js';
  *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles),
  *   BENCH_THROUGHPUT_VARIANTS (noop,true), BENCH_BASELINE=0 (skip graphile-worker: tries only),
  *   BENCH_SERVER_NODE_ARGS (extra node options for graphcron's server), BENCH_THROUGHPUT_WARMUP
- *   (4,000: untimed runs before the timed ones, both systems).
+ *   (4,000: untimed runs before the timed ones, both systems). Latency: 2,000 untimed runs at
+ *   200/s first, both systems.
  */
 const env = process.env;
 const isQuick = env.BENCH_QUICK === '1';
@@ -46,6 +47,9 @@ const sizes = {
   // 12 s no-op run), which a long-running deployment does once.
   throughputWarmup: Number(env.BENCH_THROUGHPUT_WARMUP ?? (isQuick ? 400 : 4_000)),
   latencySeconds: isQuick ? 3 : 10,
+  // Both systems, before the measured rates (graphile-worker before each: its workers are
+  // started per rate), in the same processes.
+  latencyWarmup: { runs: isQuick ? 200 : 2_000, ratePerSecond: 200 },
   rates: (env.BENCH_RATES ?? '100,500,1000').split(',').map(Number),
   cronTasks: isQuick ? 100 : 1_000,
   cronSeconds: isQuick ? 10 : 60,
@@ -94,6 +98,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
     capacityPerExecutorCronAndHerd: scheduleCapacity,
     graphileWorker: { workerProcesses: executors, concurrencyPerProcess: capacity },
     throughputWarmupRuns: sizes.throughputWarmup,
+    latencyWarmup: sizes.latencyWarmup,
     runsPerWorkload: runs,
     quick: isQuick,
   };
@@ -155,6 +160,7 @@ async function main(postgres: BenchPostgres): Promise<void> {
         executors,
         capacity,
         tasks: 16,
+        warmup: sizes.latencyWarmup,
       }),
     );
     const theirs = await repeatBaseline('graphile-worker latency', async () => {
@@ -168,6 +174,10 @@ async function main(postgres: BenchPostgres): Promise<void> {
               databaseUrl: database.url,
               ratePerSecond: rate,
               durationSeconds: sizes.latencySeconds,
+              warmup: {
+                jobs: sizes.latencyWarmup.runs,
+                ratePerSecond: sizes.latencyWarmup.ratePerSecond,
+              },
               workers: executors,
               concurrency: capacity,
             })),

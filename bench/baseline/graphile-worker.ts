@@ -52,6 +52,8 @@ export interface GraphileLatencyOptions {
   databaseUrl: string;
   ratePerSecond: number;
   durationSeconds: number;
+  /** Jobs added first at `warmup.ratePerSecond`, untimed, to the same worker processes. */
+  warmup: { jobs: number; ratePerSecond: number };
   workers: number;
   concurrency: number;
 }
@@ -179,6 +181,18 @@ export async function graphileLatency(
     const enqueuedAtMs = new Float64Array(total).fill(Number.NaN);
     const addJobMs = new Float64Array(total).fill(Number.NaN);
     try {
+      // Warm-up jobs take the sequences after the measured ones, and are not measured.
+      const { warmup } = options;
+      if (warmup.jobs > 0) {
+        await enqueueOnSchedule(warmup.jobs, 1000 / warmup.ratePerSecond, async (index) => {
+          await utils.addJob(taskIdentifier, { sequence: total + index } satisfies BenchJobPayload);
+        });
+        await group.waitUntil(
+          () => group.startedAtMs.size >= warmup.jobs,
+          jobsTimeoutMs(warmup.jobs),
+          'all warm-up jobs started',
+        );
+      }
       await sleep(IDLE_SETTLE_MS);
       await enqueueOnSchedule(total, 1000 / ratePerSecond, async (sequence) => {
         const payload: BenchJobPayload = { sequence };
@@ -189,7 +203,7 @@ export async function graphileLatency(
         addJobMs[sequence] = resolvedAtMs - calledAtMs;
       });
       await group.waitUntil(
-        () => group.startedAtMs.size >= total,
+        () => group.startedAtMs.size >= warmup.jobs + total,
         jobsTimeoutMs(total),
         'all latency jobs started',
       );
@@ -200,6 +214,7 @@ export async function graphileLatency(
 
     const latencies: number[] = [];
     for (const [sequence, startedAtMs] of group.startedAtMs) {
+      if (sequence >= total) continue; // a warm-up job
       const enqueued = enqueuedAtMs[sequence];
       if (enqueued === undefined || Number.isNaN(enqueued)) {
         throw new Error(`Worker reported job ${sequence}, which was never enqueued`);

@@ -10,6 +10,8 @@ export interface LatencyOptions {
   capacity: number;
   /** Runs are spread over this many tasks (one task's runs serialise on its row lock). */
   tasks: number;
+  /** Runs made first at `warmup.ratePerSecond`, untimed, by the same processes. */
+  warmup: { runs: number; ratePerSecond: number };
 }
 
 export interface LatencyResult extends LatencySummary {
@@ -49,8 +51,18 @@ export async function graphcronLatency(
       })),
     );
     const results: LatencyResult[] = [];
-    // A short warm-up: connections, JIT and caches, not measured.
-    await runAtRate(stack.graphql, taskIds, 50, 1);
+    // Not measured: connections, caches, and the JIT (a fresh server compiles for seconds, and
+    // its compiler threads took a tenth of the machine in the first measured rate).
+    const { warmup } = options;
+    if (warmup.runs > 0) {
+      await runAtRate(
+        stack.graphql,
+        taskIds,
+        warmup.ratePerSecond,
+        warmup.runs / warmup.ratePerSecond,
+      );
+      await waitUntilIdle(stack);
+    }
     for (const rate of options.rates) {
       const sent = await runAtRate(stack.graphql, taskIds, rate, options.durationSeconds);
       const ids = sent.map((run) => run.id);
@@ -93,23 +105,30 @@ export async function graphcronLatency(
         ).p50Ms,
       });
       // Let the next rate start from an idle system.
-      await stack.db.waitFor(
-        async () =>
-          Number(
-            (
-              await stack.db.rows<{ n: string }>(
-                `select count(*) as n from task_instances where status <> ${status.FINISHED}`,
-              )
-            )[0]!.n,
-          ) === 0,
-        60_000,
-        100,
-      );
+      await waitUntilIdle(stack);
     }
     return results;
   } finally {
     await stack.stop();
   }
+}
+
+/** Resolves once every run has finished. */
+async function waitUntilIdle(
+  stack: Awaited<ReturnType<typeof startGraphcronStack>>,
+): Promise<void> {
+  await stack.db.waitFor(
+    async () =>
+      Number(
+        (
+          await stack.db.rows<{ n: string }>(
+            `select count(*) as n from task_instances where status <> ${status.FINISHED}`,
+          )
+        )[0]!.n,
+      ) === 0,
+    60_000,
+    100,
+  );
 }
 
 interface SentRun {
