@@ -15,6 +15,17 @@ export interface OutboxSenderOptions {
   deliver: (batch: readonly OutboxRecord[]) => Promise<readonly RefusedDelivery[]>;
   logger: Logger;
   backoff?: BackoffOptions;
+  /**
+   * How long a call that would carry only `started` and `acknowledge` reports waits for more
+   * (default 10 ms): the end of a short run then goes in the same call, one server statement
+   * and commit instead of two. Those reports are durable in the run journal meanwhile.
+   */
+  startLingerMs?: number;
+}
+
+/** Whether a call would say no more than that runs were accepted or have started. */
+function isStartsOnly(batch: readonly OutboxRecord[]): boolean {
+  return batch.every(({ report }) => report.type === 'started' || report.type === 'acknowledge');
 }
 
 /**
@@ -88,11 +99,15 @@ export class OutboxSender {
   private async run(): Promise<void> {
     const { outbox, logger } = this.options;
     while (!this.isStopping) {
-      const batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
+      let batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
       if (batch.length === 0) {
         for (const listener of [...this.idleListeners]) listener();
         await this.wakeup.wait(60_000);
         continue;
+      }
+      if (isStartsOnly(batch) && this.consecutiveFailures === 0) {
+        batch = await this.lingerForMore(batch);
+        if (this.isStopping) break;
       }
       const lastId = batch[batch.length - 1]!.id;
       try {
@@ -130,6 +145,25 @@ export class OutboxSender {
         await this.backOff(delayMs);
       }
     }
+  }
+
+  /** Waits (startLingerMs at most) until the next call carries more than starts; returns it. */
+  private async lingerForMore(batch: OutboxRecord[]): Promise<OutboxRecord[]> {
+    const { outbox } = this.options;
+    const until = performance.now() + (this.options.startLingerMs ?? 10);
+    // A nudge (drain, reconnect) since the last linger ends this one: it asks for delivery now.
+    while (
+      isStartsOnly(batch) &&
+      batch.length < this.batchLimit &&
+      !this.isStopping &&
+      !this.isRetryRequested &&
+      performance.now() < until
+    ) {
+      await this.wakeup.wait(until - performance.now());
+      batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
+    }
+    this.isRetryRequested = false;
+    return batch;
   }
 
   private markDelivered(throughId: number): void {

@@ -36,13 +36,14 @@ describe('OutboxSender', () => {
   let signToken: TokenSigner;
   const senders: OutboxSender[] = [];
 
-  function startSender(outbox: Outbox, url = server.url): OutboxSender {
+  function startSender(outbox: Outbox, url = server.url, startLingerMs?: number): OutboxSender {
     const client = createGraphqlHttpClient({ url, signToken });
     const sender = new OutboxSender({
       outbox,
       deliver: (batch) => deliverBatch(client, batch),
       logger: silentLogger,
       backoff: { initialMs: 20, maxMs: 100 },
+      startLingerMs,
     });
     senders.push(sender);
     sender.start();
@@ -83,6 +84,39 @@ describe('OutboxSender', () => {
     const reopened = await Outbox.open(folder);
     expect(reopened.size).toBe(0);
     await reopened.close();
+  });
+
+  it('holds a call of starts alone back for the run to end, which then goes in the same call', async () => {
+    const outbox = await Outbox.open(folder);
+    startSender(outbox, server.url, 60_000);
+    await outbox.append(runReports[1]!); // started
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.requests).toEqual([]);
+    await outbox.append(runReports.at(-1)!); // finished
+    await expect.poll(() => server.requests.length).toBe(1);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'reportTaskStarted',
+      'reportTaskFinished',
+    ]);
+    await outbox.close();
+  });
+
+  it('sends starts alone once the linger is over', async () => {
+    const outbox = await Outbox.open(folder);
+    startSender(outbox, server.url, 200);
+    await outbox.append(runReports[1]!);
+    await expect.poll(() => server.requests.length).toBe(1);
+    expect(server.calls.map((call) => call.field)).toEqual(['reportTaskStarted']);
+    await outbox.close();
+  });
+
+  it('ends the linger when drained (shutdown does not wait it out)', async () => {
+    const outbox = await Outbox.open(folder);
+    const sender = startSender(outbox, server.url, 60_000);
+    await outbox.append(runReports[1]!);
+    expect(await sender.drain(5_000)).toBe(true);
+    expect(server.calls.map((call) => call.field)).toEqual(['reportTaskStarted']);
+    await outbox.close();
   });
 
   it('drops a report the server refuses for good (CONFLICT) and goes on', async () => {
