@@ -87,6 +87,7 @@ export async function insertAudits(
       changes,
       changeOf,
     ],
+    { prepare: true },
   );
 }
 

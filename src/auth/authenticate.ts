@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../database/sql.js';
 import { UnauthenticatedError } from '../shared/app-error.js';
 import type { UserRole } from '../users/user-role.js';
 import { verifyAccessToken } from './access-tokens.js';
@@ -65,12 +66,14 @@ async function authenticateUser(
 
 async function byAccessToken(em: EntityManager, keys: KeyRing, token: string): Promise<Principal> {
   const claims = await verifyAccessToken(keys, token);
-  const [row] = await em.execute<PrincipalRow[]>(
+  const [row] = await query<PrincipalRow>(
+    em,
     `select u.id as user_id, u.username, u.role, u.is_enabled, s.id as credential_id,
             (s.revoked_at is null and s.expires_at > now()) as is_valid
        from sessions s join users u on u.id = s.user_id
-      where s.id = ? and u.id = ?`,
+      where s.id = $1 and u.id = $2`,
     [claims.sessionId, claims.userId],
+    { prepare: true },
   );
   return toPrincipal(row, 'The session has ended; log in again.', (r) => ({
     sessionId: String(r.credential_id),
@@ -80,15 +83,17 @@ async function byAccessToken(em: EntityManager, keys: KeyRing, token: string): P
 
 async function byApiToken(em: EntityManager, token: string): Promise<Principal> {
   // Looked up by hash: the comparison happens on a digest, never on the secret itself.
-  const [row] = await em.execute<PrincipalRow[]>(
+  const [row] = await query<PrincipalRow>(
+    em,
     `update api_tokens t
         set last_used_at = case when t.last_used_at is null or t.last_used_at < now() - interval '1 minute'
                                 then now() else t.last_used_at end
        from users u
-      where u.id = t.user_id and t.token_hash = ?
+      where u.id = t.user_id and t.token_hash = $1
   returning u.id as user_id, u.username, u.role, u.is_enabled, t.id as credential_id,
             (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid`,
     [sha256(token)],
+    { prepare: true },
   );
   return toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
     sessionId: null,

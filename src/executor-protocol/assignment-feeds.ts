@@ -16,7 +16,7 @@ import { ExecutorAssignment, ExecutorCancellation } from './executor-message.typ
 
 type ExecutorMessage = ExecutorAssignment | ExecutorCancellation;
 
-interface PendingRow {
+export interface PendingRow {
   id: string;
   attempt: number;
   task_id: number | null;
@@ -46,6 +46,11 @@ const closeAfterErrorMs = 100;
 const pendingCondition = `(status in (${DISPATCHED}, ${RUNNING})
   and ((status = ${DISPATCHED} and acknowledged_at is null) or cancel_requested_at is not null))`;
 
+/** The columns of a PendingRow (and the executor's id), as selected from `task_instances`. */
+export const pendingColumns = `id::text as id, attempt, task_id, task_name, kind, command, env,
+  working_directory, http_request, timeout_seconds, expected_exit_code, expected_output,
+  dispatched_at, trigger, scheduled_at, status, cancel_requested_at, executor_id`;
+
 export interface AssignmentFeedOptions {
   /** How often the database is polled for anything a lost notification missed. */
   backstopIntervalMs: number;
@@ -65,6 +70,8 @@ interface Stream {
   nudge(): void;
   /** Its executor's row changed: check it may still connect before anything else. */
   recheck(): void;
+  /** Assignments just committed for its executor: sent without a read. */
+  offer(rows: readonly PendingRow[]): void;
   /** The public key the executor connected with (null until read). */
   admittedKey: string | null;
 }
@@ -122,6 +129,7 @@ export class AssignmentFeeds {
       let isRecheckDue = false;
       let wake: () => void = () => undefined;
       let stopped = false;
+      const offered: PendingRow[] = [];
       const stream: Stream = {
         nudge: () => {
           nudged = true;
@@ -130,6 +138,10 @@ export class AssignmentFeeds {
         recheck: () => {
           isRecheckDue = true;
           nudged = true;
+          wake();
+        },
+        offer: (rows) => {
+          offered.push(...rows);
           wake();
         },
         admittedKey: null,
@@ -145,9 +157,10 @@ export class AssignmentFeeds {
       let sent = new Map<string, string>();
       try {
         while (!stopped) {
-          if (!nudged) await new Promise<void>((resolve) => (wake = resolve));
+          if (!nudged && offered.length === 0) {
+            await new Promise<void>((resolve) => (wake = resolve));
+          }
           if (stopped) break;
-          nudged = false;
           // The socket was authenticated when it connected; an executor disabled, deleted or
           // given a new key since then loses its stream now (and its reconnect is refused).
           if (isRecheckDue) {
@@ -161,16 +174,33 @@ export class AssignmentFeeds {
               break;
             }
           }
+          // Committed before they were offered: a read from now on would return them too (until
+          // they are acknowledged), so `sent` keeps them and that read skips them.
+          if (offered.length > 0 && !nudged) {
+            for (const row of offered.splice(0)) {
+              const key = messageKey(row);
+              if (sent.get(row.id) === key) continue;
+              sent.set(row.id, key);
+              await push(toMessage(row));
+              if (stopped) break;
+            }
+            // Only a read forgets what was acknowledged since: one now and then, or `sent`
+            // would grow for as long as offers alone keep the stream busy.
+            if (sent.size > 2 * this.options.batchSize) nudged = true;
+            continue;
+          }
+          // A read covers what was offered meanwhile.
+          offered.length = 0;
+          nudged = false;
           const rows = await this.pending(executorId);
           const stillPending = new Map<string, string>();
           let isAnyNew = false;
           for (const row of rows) {
-            const isCancellation = row.cancel_requested_at !== null;
-            const key = `${isCancellation ? 'cancel:' : ''}${row.attempt}`;
+            const key = messageKey(row);
             stillPending.set(row.id, key);
             if (sent.get(row.id) === key) continue;
             isAnyNew = true;
-            await push(isCancellation ? toCancellation(row) : toAssignment(row));
+            await push(toMessage(row));
             if (stopped) break;
           }
           sent = stillPending;
@@ -187,11 +217,36 @@ export class AssignmentFeeds {
     });
   }
 
+  /**
+   * Hands assignments just committed to the streams of their executors connected here, which
+   * send them without reading them back (a query per dispatch pass, and its wait, on the way
+   * from `runTask` to the executor). Returns the executors with no stream here.
+   */
+  deliver(rows: readonly (PendingRow & { executor_id: number })[]): Set<number> {
+    const byExecutor = new Map<number, PendingRow[]>();
+    for (const row of rows) {
+      const list = byExecutor.get(row.executor_id);
+      if (list) list.push(row);
+      else byExecutor.set(row.executor_id, [row]);
+    }
+    const elsewhere = new Set<number>();
+    for (const [executorId, list] of byExecutor) {
+      const streams = this.streams.get(executorId);
+      if (!streams) {
+        elsewhere.add(executorId);
+        continue;
+      }
+      for (const stream of streams) stream.offer(list);
+    }
+    return elsewhere;
+  }
+
   private async publicKeyOf(executorId: number): Promise<string | null> {
     const [row] = await query<{ public_key: string | null }>(
       this.orm.em.fork(),
       'select public_key from executors where id = $1 and is_enabled',
       [executorId],
+      { prepare: true },
     );
     return row?.public_key ?? null;
   }
@@ -210,15 +265,13 @@ export class AssignmentFeeds {
     const rows = await query<PendingRow & { executor_id: number }>(
       this.orm.em.fork(),
       `select * from (
-         select id, attempt, task_id, task_name, kind, command, env, working_directory,
-                http_request, timeout_seconds, expected_exit_code, expected_output, dispatched_at,
-                trigger, scheduled_at, status, cancel_requested_at, executor_id,
-                row_number() over (partition by executor_id order by id) as position
+         select ${pendingColumns}, row_number() over (partition by executor_id order by id) as position
            from task_instances
           where executor_id = any($1::int[]) and ${pendingCondition}) pending
         where position <= ${this.options.batchSize}
-        order by executor_id, id`,
+        order by executor_id, id::bigint`,
       [executorIds],
+      { prepare: true },
     );
     const byExecutor = new Map<number, PendingRow[]>();
     for (const row of rows) {
@@ -297,6 +350,15 @@ export class AssignmentFeeds {
     streams?.delete(stream);
     if (streams?.size === 0) this.streams.delete(executorId);
   }
+}
+
+/** What identifies a message on a stream: its run's attempt, and whether it cancels it. */
+function messageKey(row: PendingRow): string {
+  return `${row.cancel_requested_at !== null ? 'cancel:' : ''}${row.attempt}`;
+}
+
+function toMessage(row: PendingRow): ExecutorMessage {
+  return row.cancel_requested_at !== null ? toCancellation(row) : toAssignment(row);
 }
 
 function toAssignment(row: PendingRow): ExecutorAssignment {

@@ -181,6 +181,7 @@ export class ExecutorReportService {
                  where t.id = r.id and t.executor_id = $2 and t.status in (${DISPATCHED}, ${RUNNING})
                    and t.cancel_requested_at is null)`,
             [ids, executor.executorId],
+            { prepare: true },
           );
     const [now] = await ctx.em.execute<{ now: Date }[]>('select now()');
     return { serverTime: new Date(now!.now), abandonedInstanceIds: abandoned.map((row) => row.id) };
@@ -292,6 +293,7 @@ class BatchApplication {
         where t.id = r.id and t.attempt = r.attempt and t.executor_id = $3
        returning t.id::text as id, t.attempt`,
       [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
+      { prepare: true },
     );
     this.noteUnmatched(ExecutorReportKind.ACKNOWLEDGED, keys, rows);
   }
@@ -316,6 +318,7 @@ class BatchApplication {
         this.starting.map((report) => report.startedAt),
         this.executorId,
       ],
+      { prepare: true },
     );
     this.noteUnmatched(ExecutorReportKind.STARTED, keys, rows);
     for (const row of rows) this.changedInstances.add(row.id);
@@ -336,6 +339,7 @@ class BatchApplication {
            or exists (select 1 from task_instance_attempts a
                        where a.instance_id = r.id and a.attempt = r.attempt and a.executor_id = $3)`,
       [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
+      { prepare: true },
     );
     this.noteUnmatched(ExecutorReportKind.LOGS, keys, ran);
     const allowed = new Set(ran.map(keyText));
@@ -395,6 +399,7 @@ class BatchApplication {
         rows.map((r) => r.content),
         rows.map((r) => r.emittedAt),
       ],
+      { prepare: true },
     );
     const count = stored.reduce((sum, row) => sum + row.stored, 0);
     this.storedLogChunks += count;
@@ -472,6 +477,7 @@ class BatchApplication {
       `select id::text as id, attempt, executor_id, status from task_instances
         where id = any($1::bigint[])`,
       [[...new Set(this.unmatched.map((u) => u.id))]],
+      { prepare: true },
     );
     const byId = new Map(fences.map((row) => [row.id, row]));
     for (const report of this.unmatched) {

@@ -25,6 +25,8 @@ export class NotificationBus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Published this tick: payloads by channel. */
   private published = new Map<Channel, Set<string>>();
+  /** Published this tick for the other replicas only (publishElsewhere). */
+  private publishedElsewhere = new Map<Channel, Set<string>>();
   private isTickScheduled = false;
   /** Published and heard here, not sent to PostgreSQL yet. */
   private unsent = new Map<Channel, Set<string>>();
@@ -99,6 +101,19 @@ export class NotificationBus {
    */
   publish(channel: Channel, payload = ''): void {
     addPayload(this.published, channel, payload);
+    this.scheduleHandOver();
+  }
+
+  /**
+   * `publish` for the other replicas only: for news this replica has already acted on (the
+   * dispatcher handing assignments to the streams connected here).
+   */
+  publishElsewhere(channel: Channel, payload = ''): void {
+    addPayload(this.publishedElsewhere, channel, payload);
+    this.scheduleHandOver();
+  }
+
+  private scheduleHandOver(): void {
     if (this.isTickScheduled) return;
     this.isTickScheduled = true;
     setImmediate(() => this.handOverPublished());
@@ -111,13 +126,17 @@ export class NotificationBus {
    */
   private handOverPublished(): void {
     this.isTickScheduled = false;
-    const published = this.published;
+    const { published, publishedElsewhere } = this;
     this.published = new Map();
+    this.publishedElsewhere = new Map();
     for (const [channel, payloads] of published) {
       for (const payload of payloads) {
         this.emitter.emit(channel, payload);
         addPayload(this.unsent, channel, payload);
       }
+    }
+    for (const [channel, payloads] of publishedElsewhere) {
+      for (const payload of payloads) addPayload(this.unsent, channel, payload);
     }
     if (this.sending || this.unsent.size === 0) return;
     this.sending = this.sendPublished().finally(() => {

@@ -7,6 +7,7 @@ import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { RoutingStrategy } from '../tasks/routing-strategy.js';
 import { pickExecutor, type Candidate } from './routing.js';
+import { pendingColumns, type PendingRow } from '../executor-protocol/assignment-feeds.js';
 
 const { SCHEDULED, DISPATCHED, RUNNING } = TaskInstanceStatus;
 
@@ -40,10 +41,13 @@ interface PassResult {
   nextDueMs: number | null;
 }
 
-/** A run the pass assigned, and to whom. */
-interface AssignedRow {
-  id: string;
-  executor_id: number;
+/** A run the pass assigned, with what its executor is sent. */
+type AssignedRow = PendingRow & { executor_id: number };
+
+/** Where assignments go once committed (the streams of the executors connected here). */
+export interface AssignmentSink {
+  /** Returns the executors it has no stream for. */
+  deliver(rows: readonly AssignedRow[]): Set<number>;
 }
 
 /** Waiting runs looked at per statement, in queue order. */
@@ -81,6 +85,7 @@ export class Dispatcher {
     private readonly bus: NotificationBus,
     private readonly ids: SnowflakeGenerator,
     private readonly logger: Logger,
+    private readonly sink: AssignmentSink,
     // A second's worth of cron fires in one pass where possible: each pass costs round trips
     // that take milliseconds under load (batches of 200 started the last of 1,000 fires due
     // the same second ~150 ms after the first).
@@ -178,9 +183,11 @@ export class Dispatcher {
       if (assignments.length > 0) assigned.push(...(await this.assign(em, assignments)));
       return { claimed: waiting.length, dispatched: assignments.length, nextDueMs };
     });
-    // Committed: the executors' streams may read their assignments now.
+    // Committed: the streams connected here send them now; the others read them.
+    const elsewhere = this.sink.deliver(assigned);
     for (const executorId of new Set(assigned.map((row) => row.executor_id))) {
-      this.bus.publish(channels.assignments, String(executorId));
+      if (elsewhere.has(executorId)) this.bus.publish(channels.assignments, String(executorId));
+      else this.bus.publishElsewhere(channels.assignments, String(executorId));
     }
     for (const row of assigned) this.bus.publish(channels.instances, row.id);
     return result;
@@ -322,19 +329,22 @@ export class Dispatcher {
   ): Promise<AssignedRow[]> {
     return query<AssignedRow>(
       em,
-      `update task_instances t
-          set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
-              executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
-              updated_at = now()
-         from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
-        where t.id = a.id
-    returning t.id::text as id, t.executor_id`,
+      `with assigned as (
+         update task_instances t
+            set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = a.name,
+                executor_host = a.host, dispatched_at = now(), acknowledged_at = null,
+                updated_at = now()
+           from unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) as a(id, executor_id, name, host)
+          where t.id = a.id
+      returning t.*)
+       select ${pendingColumns} from assigned`,
       [
         assignments.map((a) => a.id),
         assignments.map((a) => a.executor.executor_id),
         assignments.map((a) => a.executor.name),
         assignments.map((a) => a.executor.host),
       ],
+      { prepare: true },
     );
   }
 
@@ -360,6 +370,7 @@ export class Dispatcher {
         order by e.id
           for update of e`,
       [taskIds],
+      { prepare: true },
     );
   }
 
@@ -392,6 +403,7 @@ export class Dispatcher {
             where tb.task_id = t.id and e.is_enabled and e.is_online) c on true
          left join by_executor be on be.executor_id = c.executor_id`,
       [taskIds],
+      { prepare: true },
     );
     const activeByTask = new Map<number, number>();
     const byTask = new Map<number, Candidate[]>();

@@ -102,6 +102,7 @@ async function lockTasks(em: EntityManager, taskIds: number[]): Promise<Map<numb
     `select id, owner_id as "ownerId", kind, command, env from tasks
       where id = any($1::bigint[]) order by id for update`,
     [[...new Set(taskIds)]],
+    { prepare: true },
   );
   return new Map(rows.map((task) => [task.id, task]));
 }
@@ -137,6 +138,7 @@ async function assertRoomUnderSkip(
     `select task_id, count(*) as active from task_instances
       where task_id = any($1::int[]) and status in (${activeStatuses.join(', ')}) group by task_id`,
     [skipping.map(([id]) => id)],
+    { prepare: true },
   );
   const active = new Map(rows.map((row) => [Number(row.task_id), Number(row.active)]));
   // What each task had before this call: its count less the runs just created.
@@ -301,6 +303,7 @@ export class TaskInstanceService {
             taskIds.map(() => null),
           ...(locked ? [] : [[...new Set(taskIds)]]),
         ],
+        { prepare: true },
       );
       const tasks = new Map(
         rows.map((row) => [

@@ -105,6 +105,26 @@ describe('NotificationBus', () => {
     await other.stop();
   });
 
+  it('publishes elsewhere to the other buses only', async () => {
+    const other = new NotificationBus(database.url, createLogger('error'));
+    await other.start();
+    const received: string[] = [];
+    const off = other.on(channels.assignments, (payload) => received.push(payload));
+    await other.listening(channels.assignments);
+    const heardHere: string[] = [];
+    const offHere = bus.on(channels.assignments, (payload) => heardHere.push(payload));
+    await bus.listening(channels.assignments);
+    bus.publishElsewhere(channels.assignments, '8');
+    bus.publish(channels.assignments, '9');
+    await expect.poll(() => [...received].sort()).toEqual(['8', '9']);
+    await notify(channels.assignments, 'after');
+    await expect.poll(() => heardHere).toContain('after');
+    expect(heardHere).toEqual(['9', 'after']);
+    offHere();
+    off();
+    await other.stop();
+  });
+
   it('LISTENs again after its connection is lost, on the channels that have listeners', async () => {
     const logs = nextPayload((listener) => bus.on(channels.logs, listener));
     await bus.listening(channels.logs);
