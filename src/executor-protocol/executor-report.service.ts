@@ -444,6 +444,7 @@ class BatchApplication {
         this.executorId,
         valid.map((r) => this.startedWithFinish.get(keyText(r.key)) ?? null),
       ],
+      { prepare: true },
     );
     for (const row of rows) this.changedInstances.add(row.id);
     if (rows.some((row) => row.is_any_waiting)) this.isDispatchDue = true;

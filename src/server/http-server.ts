@@ -45,6 +45,8 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
   const { config, orm, schema, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // An ETag is a hash of every response body, and GraphQL answers POSTs, which no cache keeps.
+  app.disable('etag');
   const httpServer = createServer(app);
   // Node closes an idle keep-alive connection after 5 s, which is also an executor's default
   // heartbeat interval: a client that reuses the connection just as the server closes it gets
