@@ -8,33 +8,17 @@ import { TickBatcher } from '../shared/tick-batcher.js';
 import type { Logger } from '../shared/logger.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { TaskInstanceTrigger } from '../task-instances/task-instance-trigger.js';
-import type { TaskKind } from '../tasks/task-kind.js';
-import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
 import { toEnvironmentList, toHttpRequest } from '../tasks/task-spec.mapping.js';
 import { maxCapacity } from '../executors/executor.validation.js';
 import { ExecutorAssignment, ExecutorCancellation } from './executor-message.types.js';
+import {
+  byExecutor,
+  pendingColumns,
+  type AddressedRow,
+  type PendingRow,
+} from './pending-message.js';
 
 type ExecutorMessage = ExecutorAssignment | ExecutorCancellation;
-
-export interface PendingRow {
-  id: string;
-  attempt: number;
-  task_id: number | null;
-  task_name: string;
-  kind: TaskKind;
-  command: string;
-  env: EnvironmentMap;
-  working_directory: string | null;
-  http_request: HttpRequestSpec | null;
-  timeout_seconds: number;
-  expected_exit_code: number;
-  expected_output: string | null;
-  dispatched_at: Date;
-  trigger: TaskInstanceTrigger;
-  scheduled_at: Date | null;
-  status: TaskInstanceStatus;
-  cancel_requested_at: Date | null;
-}
 
 const { DISPATCHED, RUNNING } = TaskInstanceStatus;
 /** How long after a stream's error its socket is closed: the error is sent first. */
@@ -45,11 +29,6 @@ const closeAfterErrorMs = 100;
  */
 const pendingCondition = `(status in (${DISPATCHED}, ${RUNNING})
   and ((status = ${DISPATCHED} and acknowledged_at is null) or cancel_requested_at is not null))`;
-
-/** The columns of a PendingRow (and the executor's id), as selected from `task_instances`. */
-export const pendingColumns = `id::text as id, attempt, task_id, task_name, kind, command, env,
-  working_directory, http_request, timeout_seconds, expected_exit_code, expected_output,
-  dispatched_at, trigger, scheduled_at, status, cancel_requested_at, executor_id`;
 
 export interface AssignmentFeedOptions {
   /** How often the database is polled for anything a lost notification missed. */
@@ -222,15 +201,9 @@ export class AssignmentFeeds {
    * send them without reading them back (a query per dispatch pass, and its wait, on the way
    * from `runTask` to the executor). Returns the executors with no stream here.
    */
-  deliver(rows: readonly (PendingRow & { executor_id: number })[]): Set<number> {
-    const byExecutor = new Map<number, PendingRow[]>();
-    for (const row of rows) {
-      const list = byExecutor.get(row.executor_id);
-      if (list) list.push(row);
-      else byExecutor.set(row.executor_id, [row]);
-    }
+  deliver(rows: readonly AddressedRow[]): Set<number> {
     const elsewhere = new Set<number>();
-    for (const [executorId, list] of byExecutor) {
+    for (const [executorId, list] of byExecutor(rows)) {
       const streams = this.streams.get(executorId);
       if (!streams) {
         elsewhere.add(executorId);
@@ -262,7 +235,7 @@ export class AssignmentFeeds {
   }
 
   private async loadPending(executorIds: number[]): Promise<Map<number, PendingRow[]>> {
-    const rows = await query<PendingRow & { executor_id: number }>(
+    const rows = await query<AddressedRow>(
       this.orm.em.fork(),
       `select * from (
          select ${pendingColumns}, row_number() over (partition by executor_id order by id) as position
@@ -273,13 +246,7 @@ export class AssignmentFeeds {
       [executorIds],
       { prepare: true },
     );
-    const byExecutor = new Map<number, PendingRow[]>();
-    for (const row of rows) {
-      const list = byExecutor.get(row.executor_id);
-      if (list) list.push(row);
-      else byExecutor.set(row.executor_id, [row]);
-    }
-    return byExecutor;
+    return byExecutor(rows);
   }
 
   /** A subscribed executor can take work at once, before its first heartbeat lands. */

@@ -7,7 +7,7 @@ import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { RoutingStrategy } from '../tasks/routing-strategy.js';
 import { pickExecutor, type Candidate } from './routing.js';
-import { pendingColumns, type PendingRow } from '../executor-protocol/assignment-feeds.js';
+import { pendingColumns, type AddressedRow } from '../executor-protocol/pending-message.js';
 
 const { SCHEDULED, DISPATCHED, RUNNING } = TaskInstanceStatus;
 
@@ -41,13 +41,10 @@ interface PassResult {
   nextDueMs: number | null;
 }
 
-/** A run the pass assigned, with what its executor is sent. */
-type AssignedRow = PendingRow & { executor_id: number };
-
 /** Where assignments go once committed (the streams of the executors connected here). */
 export interface AssignmentSink {
   /** Returns the executors it has no stream for. */
-  deliver(rows: readonly AssignedRow[]): Set<number>;
+  deliver(rows: readonly AddressedRow[]): Set<number>;
 }
 
 /** Waiting runs looked at per statement, in queue order. */
@@ -153,7 +150,7 @@ export class Dispatcher {
 
   /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
   async dispatchBatch(): Promise<PassResult> {
-    const assigned: AssignedRow[] = [];
+    const assigned: AddressedRow[] = [];
     const result = await this.orm.em.fork().transactional(async (em) => {
       const { waiting, nextDueMs } = await this.claimWaiting(em);
       if (waiting.length === 0) return { claimed: 0, dispatched: 0, nextDueMs };
@@ -326,8 +323,8 @@ export class Dispatcher {
   private async assign(
     em: EntityManager,
     assignments: { id: string; executor: CandidateRow }[],
-  ): Promise<AssignedRow[]> {
-    return query<AssignedRow>(
+  ): Promise<AddressedRow[]> {
+    return query<AddressedRow>(
       em,
       `with assigned as (
          update task_instances t
