@@ -32,6 +32,8 @@ import {
   taskSnapshotColumns,
   taskSnapshotValues,
 } from './task-snapshot.sql.js';
+import { newRunAuditChangesSql } from './run-audit.sql.js';
+import { UserRole } from '../users/user-role.js';
 
 export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
   return {
@@ -258,6 +260,17 @@ export class TaskInstanceService {
     const taskIds = requests.map((request, index) =>
       parseId(at(index, fieldPrefix ? 'taskId' : 'id'), request.taskId),
     );
+    // The usual `runTask` (one run, no overrides) is one statement that commits by itself; any
+    // other outcome (a task missing, not the caller's, or under overlapPolicy SKIP) takes the
+    // transaction below, which explains the refusal or counts the task's runs under its lock.
+    const [request] = requests;
+    if (requests.length === 1 && request && !request.overrides) {
+      const instance = await this.runOneAtOnce(ctx, principal, taskIds[0]!);
+      if (instance) {
+        ctx.services.bus.publish(channels.dispatch);
+        return [instance];
+      }
+    }
     const created = await ctx.em.transactional(async (em) => {
       // Without overrides, the tasks are locked by the statement that creates the runs (a round
       // trip fewer), and the checks look at what it locked: failing one rolls the runs back.
@@ -344,6 +357,53 @@ export class TaskInstanceService {
     });
     ctx.services.bus.publish(channels.dispatch);
     return created;
+  }
+
+  /**
+   * One run of a task the caller may run and whose overlap policy is not SKIP, with its audit
+   * entry, in one statement (no begin or commit: a `runTask` took five round trips to the
+   * database, and was most of the server's work at 500 calls a second). Null, with nothing
+   * written, when any of that does not hold.
+   */
+  private async runOneAtOnce(
+    ctx: RequestContext,
+    principal: Principal,
+    taskId: number,
+  ): Promise<TaskInstance | null> {
+    const [row] = await query<EntityDictionary<TaskInstance>>(
+      ctx.em,
+      `with locked as materialized (
+         select * from tasks
+          where id = $1::bigint and overlap_policy <> '${OverlapPolicy.SKIP}'
+            and ($2::boolean or owner_id = $3::bigint)
+            for update),
+       inserted as (
+         insert into task_instances (
+           id, ${taskSnapshotColumns}, trigger, status, attempt, dispatch_deadline, created_at,
+           updated_at)
+         select $4::bigint, ${taskSnapshotValues()}, '${TaskInstanceTrigger.MANUAL}',
+                ${TaskInstanceStatus.SCHEDULED}, 1, ${dispatchDeadlineSql('now()')}, now(), now()
+           from locked t
+       returning *),
+       audited as (
+         insert into audit_entries
+           (actor_id, actor_name, action, entity_type, entity_id, changes, request_id, created_at)
+         select $5::bigint, $6::text, 'runTask', 'TaskInstance', i.id::text,
+                ${newRunAuditChangesSql('i')}, $7::text, now()
+           from inserted i)
+       select * from inserted`,
+      [
+        taskId,
+        principal.role === UserRole.ADMIN,
+        principal.role === UserRole.GUEST ? null : principal.userId,
+        this.ids.next(),
+        principal.userId,
+        principal.username,
+        ctx.requestId,
+      ],
+      { prepare: true },
+    );
+    return row ? ctx.em.map(TaskInstance, row) : null;
   }
 
   /** Deletes a run that is over, with its logs. A run of a deleted task: admins only. */
