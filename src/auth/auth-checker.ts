@@ -26,13 +26,28 @@ export function requirePrincipal(
   return context.principal;
 }
 
+/**
+ * Whose things `principal` may change: anyone's (ADMIN), or those owned by `ownerId` (USER; null
+ * for a GUEST, who changes nothing). For checks made in SQL as well as by assertOwnerOrAdmin.
+ */
+export function changeableOwners(principal: Principal): {
+  anyOwner: boolean;
+  ownerId: number | null;
+} {
+  return {
+    anyOwner: principal.role === UserRole.ADMIN,
+    ownerId: principal.role === UserRole.GUEST ? null : principal.userId,
+  };
+}
+
 /** ADMIN changes anything; others change only what they own. */
 export function assertOwnerOrAdmin(
   principal: Principal,
   ownerId: number | null | undefined,
   what: string,
 ): void {
-  if (principal.role === UserRole.ADMIN) return;
-  if (principal.role !== UserRole.GUEST && ownerId === principal.userId) return;
+  const changeable = changeableOwners(principal);
+  if (changeable.anyOwner) return;
+  if (changeable.ownerId !== null && ownerId === changeable.ownerId) return;
   throw new ForbiddenError(`Only its owner or an admin can change ${what}.`);
 }

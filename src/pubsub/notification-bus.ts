@@ -25,10 +25,8 @@ export class NotificationBus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Published this tick: payloads by channel. */
   private published = new Map<Channel, Set<string>>();
-  /** Published this tick for the other replicas only (publishElsewhere). */
-  private publishedElsewhere = new Map<Channel, Set<string>>();
   private isTickScheduled = false;
-  /** Published and heard here, not sent to PostgreSQL yet. */
+  /** Not sent to PostgreSQL yet: heard here already, or meant for the other replicas only. */
   private unsent = new Map<Channel, Set<string>>();
   /** The sends on their way, until nothing is left unsent: what is published meanwhile follows. */
   private sending: Promise<void> | null = null;
@@ -109,7 +107,7 @@ export class NotificationBus {
    * dispatcher handing assignments to the streams connected here).
    */
   publishElsewhere(channel: Channel, payload = ''): void {
-    addPayload(this.publishedElsewhere, channel, payload);
+    addPayload(this.unsent, channel, payload);
     this.scheduleHandOver();
   }
 
@@ -126,17 +124,13 @@ export class NotificationBus {
    */
   private handOverPublished(): void {
     this.isTickScheduled = false;
-    const { published, publishedElsewhere } = this;
+    const published = this.published;
     this.published = new Map();
-    this.publishedElsewhere = new Map();
     for (const [channel, payloads] of published) {
       for (const payload of payloads) {
         this.emitter.emit(channel, payload);
         addPayload(this.unsent, channel, payload);
       }
-    }
-    for (const [channel, payloads] of publishedElsewhere) {
-      for (const payload of payloads) addPayload(this.unsent, channel, payload);
     }
     if (this.sending || this.unsent.size === 0) return;
     this.sending = this.sendPublished().finally(() => {

@@ -9,7 +9,7 @@ import { channels } from '../pubsub/channels.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
 import { diff, insertAudits, recordAudit, type Snapshot } from '../audit/audit-log.js';
 import type { AuditChanges } from '../audit/audit-entry.entity.js';
-import { assertOwnerOrAdmin, requirePrincipal } from '../auth/auth-checker.js';
+import { assertOwnerOrAdmin, changeableOwners, requirePrincipal } from '../auth/auth-checker.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestContext } from '../server/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/app-error.js';
@@ -33,7 +33,6 @@ import {
   taskSnapshotValues,
 } from './task-snapshot.sql.js';
 import { newRunAuditChangesSql } from './run-audit.sql.js';
-import { UserRole } from '../users/user-role.js';
 
 export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
   return {
@@ -370,6 +369,8 @@ export class TaskInstanceService {
     principal: Principal,
     taskId: number,
   ): Promise<TaskInstance | null> {
+    // assertOwnerOrAdmin's rule, applied by the statement.
+    const changeable = changeableOwners(principal);
     const [row] = await query<EntityDictionary<TaskInstance>>(
       ctx.em,
       `with locked as materialized (
@@ -394,8 +395,8 @@ export class TaskInstanceService {
        select * from inserted`,
       [
         taskId,
-        principal.role === UserRole.ADMIN,
-        principal.role === UserRole.GUEST ? null : principal.userId,
+        changeable.anyOwner,
+        changeable.ownerId,
         this.ids.next(),
         principal.userId,
         principal.username,
