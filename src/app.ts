@@ -63,7 +63,7 @@ export async function startApp(
     const services = createServices({ config, keys, ids, orm, bus, logger, heartbeats });
     services.assignments.start();
     stops.push(() => services.assignments.stop());
-    const dispatcher = new Dispatcher(orm, bus, ids, logger, services.assignments);
+    const dispatcher = new Dispatcher(databaseUrl, bus, ids, logger, services.assignments);
     const reaper = new Reaper(orm, logger, {
       intervalMs: Math.min(1_000, (config.executorHeartbeatTimeoutSeconds * 1000) / 4),
       heartbeatTimeoutSeconds: config.executorHeartbeatTimeoutSeconds,
