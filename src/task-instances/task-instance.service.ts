@@ -1,3 +1,4 @@
+import { entitiesFromRows } from '../database/row-entities.js';
 import {
   LockMode,
   type EntityDictionary,
@@ -329,11 +330,12 @@ export class TaskInstanceService {
       );
       assertRunnable(principal, requests, taskIds, tasks);
       await assertRoomUnderSkip(em, taskIds, tasks);
-      // Mapped into the request's entity manager, not the transaction's: the transaction would
-      // compute a change set for every one of them at commit (up to 1,000), for nothing.
-      const instances = rows.map(
-        ({ task_owner_id: _owner, task_overlap_policy: _policy, ...row }) =>
-          ctx.em.map(TaskInstance, row as EntityDictionary<TaskInstance>),
+      // Tracked by no entity manager: the transaction's would compute a change set for every one
+      // of them at commit (up to 1,000), for nothing. (Their task references are the request's.)
+      const instances = entitiesFromRows(
+        ctx.em,
+        TaskInstance,
+        rows as unknown as EntityDictionary<TaskInstance>[],
       );
       // The runs of one task without overrides are the same snapshot: diffed once (the
       // snapshot holds no id or creation time).
@@ -404,7 +406,7 @@ export class TaskInstanceService {
       ],
       { prepare: true },
     );
-    return row ? ctx.em.map(TaskInstance, row) : null;
+    return row ? entitiesFromRows(ctx.em, TaskInstance, [row])[0]! : null;
   }
 
   /** Deletes a run that is over, with its logs. A run of a deleted task: admins only. */

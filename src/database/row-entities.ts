@@ -1,0 +1,76 @@
+import {
+  ReferenceKind,
+  type EntityDictionary,
+  type EntityManager,
+  type EntityProperty,
+} from '@mikro-orm/postgresql';
+
+type EntityClass<Entity> = abstract new (...args: never[]) => Entity;
+
+interface Column {
+  property: string;
+  column: string;
+  /** How the value read is made the property's. */
+  convert: (value: unknown) => unknown;
+}
+
+const layouts = new WeakMap<object, Column[]>();
+
+/**
+ * Entities made straight from the rows of a raw statement (`select *` or `returning *` of their
+ * table), that `em` does not track: each property gets its column's value as the ORM would
+ * convert it (timestamps, which its connections read as strings, become Dates; custom types
+ * convert theirs), and a many-to-one gets a reference.
+ *
+ * For runs a mutation creates and returns, never changed and flushed: `em.map` (the hydrator,
+ * the identity map, a change-tracking snapshot) cost ~0.2 ms a run, a third of `runTask`'s
+ * server time. A test holds the two equal for every property.
+ */
+export function entitiesFromRows<Entity extends object>(
+  em: EntityManager,
+  entityClass: EntityClass<Entity>,
+  rows: readonly EntityDictionary<Entity>[],
+): Entity[] {
+  const columns = layoutOf(em, entityClass);
+  return rows.map((row) => {
+    const values = row as Record<string, unknown>;
+    // Library boundary: an instance of the entity class without its constructor, as MikroORM
+    // makes them; every property is set below.
+    const entity = Object.create(entityClass.prototype as object) as Record<string, unknown>;
+    for (const { property, column, convert } of columns) {
+      const value = values[column];
+      entity[property] = value === null || value === undefined ? value : convert(value);
+    }
+    return entity as Entity;
+  });
+}
+
+function layoutOf(em: EntityManager, entityClass: EntityClass<object>): Column[] {
+  const known = layouts.get(entityClass);
+  if (known) return known;
+  const meta = em.getMetadata().get(entityClass);
+  const platform = em.getPlatform();
+  const columns = meta.props.flatMap((prop: EntityProperty): Column[] => {
+    if (prop.persist === false || prop.formula) return [];
+    const column = prop.fieldNames[0]!;
+    const { customType } = prop;
+    if (prop.kind === ReferenceKind.SCALAR) {
+      const convert =
+        prop.runtimeType === 'Date'
+          ? (value: unknown) =>
+              value instanceof Date ? value : platform.parseDate(value as string)
+          : customType
+            ? (value: unknown) => customType.convertToJSValue(value, platform)
+            : (value: unknown) => value;
+      return [{ property: prop.name, column, convert }];
+    }
+    if (prop.kind === ReferenceKind.MANY_TO_ONE && prop.fieldNames.length === 1) {
+      const target = prop.targetMeta!.class;
+      // References are made by whoever calls: `em` is the caller's (a request's) context.
+      return [{ property: prop.name, column, convert: (id) => em.getReference(target, id) }];
+    }
+    throw new Error(`${meta.className}.${prop.name}: ${prop.kind} is not read from a row`);
+  });
+  layouts.set(entityClass, columns);
+  return columns;
+}
