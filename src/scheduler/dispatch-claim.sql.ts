@@ -8,11 +8,10 @@ const BROADCAST = `'${RoutingStrategy.BROADCAST}'`;
 export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
 
 /**
- * One window of the queue, a statement of the function below: claims (locks) up to `v_limit`
- * waiting runs that can be dispatched now, among the `p_window` first in queue order after the
- * cursor (`v_after_priority`, `v_after_id`; null for the head), into `v_window`: the claimed runs
- * as arrays, in queue order, where the window ended, and when the next run held back by a retry
- * delay comes due (ms).
+ * One window of the queue: claims (locks) up to `$1` waiting runs that can be dispatched now,
+ * among the `$2` first in queue order after the cursor (`$3` priority, `$4` id; null for the
+ * head). Returns one row: the claimed runs as arrays, in queue order, where the window ended,
+ * and when the next run held back by a retry delay comes due (ms).
  *
  * Runs that cannot be dispatched now are not claimed: their task is at maxParallelRuns, or no
  * online executor they may go to has room. Otherwise a long queue of them (more than a batch)
@@ -23,6 +22,10 @@ export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
  *
  * The queue is read in windows of its index order, so a pass costs the same whether 200 or
  * 100,000 runs wait (sorting the whole queue took ~150 ms at 20,000 and serialised dispatch).
+ *
+ * Planned at each call (EXECUTE): its best plan follows how long the queue is, and a plan kept
+ * from while the queue was short made no-op throughput fall from ~2,000 to ~1,250-1,800 runs/s
+ * under a 20,000-run queue.
  */
 const claimWindowSql = `
   with active as materialized (
@@ -36,14 +39,13 @@ const claimWindowSql = `
   queue_window as materialized (
     select id, priority, task_id from task_instances
      where status = ${SCHEDULED}
-       and (v_after_id is null or priority < v_after_priority
-            or (priority = v_after_priority and id > v_after_id))
+       and ($3::int is null or priority < $3 or (priority = $3 and id > $4::bigint))
        -- evaluated once, first: with no executor room and no BROADCAST task (whose runs not
        -- yet fanned out need no room), the queue is not read at all
        and (exists (select 1 from executor_room)
             or exists (select 1 from tasks where routing_strategy = ${BROADCAST}))
      order by priority desc, id
-     limit p_window),
+     limit $2),
   -- per task of the window, not per run: a window is often many runs of few tasks
   window_tasks as materialized (
     select w.task_id,
@@ -77,7 +79,7 @@ const claimWindowSql = `
            end
      order by i.priority desc, i.id
        for update of i skip locked
-     limit v_limit)
+     limit $1)
   select coalesce((select array_agg(id order by priority desc, id) from claimed), '{}') as ids,
          coalesce((select array_agg(task_id order by priority desc, id) from claimed), '{}')
            as task_ids,
@@ -94,8 +96,7 @@ const claimWindowSql = `
          (select extract(epoch from min(available_at) - clock_timestamp()) * 1000
             from task_instances
            where status = ${SCHEDULED} and available_at > now()) as next_due_ms
-    from queue_window
-    into v_window`;
+    from queue_window`;
 
 /**
  * A dispatch pass's reads in one round trip, inside the caller's transaction: claims up to
@@ -117,14 +118,6 @@ const claimWindowSql = `
  *
  * A temporary function (pg_temp), created by each session of the dispatcher: its text lives
  * here with the code that reads its rows, and replicas of different versions never share it.
- *
- * Its statements keep their plans for the session, and the settings below make those plans the
- * index walks that suit a queue of any length, whatever the statistics said when they were made.
- * Planned at each call instead, the claim cost ~1.3 ms of planning per pass (a pass under load
- * is every few milliseconds). And a plan made from the statistics of a nearly empty table (a
- * fresh install, a burst before autovacuum's next ANALYZE) is a bad one once a long queue forms:
- * one pass over a 20,000-run queue took ~175 ms planned per call from those statistics, and
- * ~25 ms with these settings and a plan made while the queue was empty.
  */
 export const claimFunctionSql = `
 create function ${claimFunction}(p_batch int, p_window int)
@@ -133,10 +126,6 @@ returns table (
   max_parallel_runs int, executor_id int, binding_id int, weight int, capacity int,
   name varchar, host varchar, executor_active int, task_active int, next_due_ms float8)
 language plpgsql volatile
-set enable_seqscan = off
-set enable_bitmapscan = off
-set enable_sort = off
-set plan_cache_mode = force_generic_plan
 as $function$
 #variable_conflict use_column
 declare
@@ -152,11 +141,11 @@ declare
   v_after_id bigint;
   v_locked_task_ids int[];
   v_task_id int;
-  v_limit int;
 begin
   loop
-    v_limit := p_batch - cardinality(v_ids);
-    ${claimWindowSql};
+    execute $claim$${claimWindowSql}$claim$
+      into v_window
+      using p_batch - cardinality(v_ids), p_window, v_after_priority, v_after_id;
     if v_is_first then
       v_next_due_ms := v_window.next_due_ms;
       v_is_first := false;
