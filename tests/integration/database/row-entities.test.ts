@@ -6,7 +6,7 @@ import { TaskInstance } from '../../../src/task-instances/task-instance.entity.j
 import { CreateTaskDocument, RunTaskDocument, RunTasksDocument } from '../../generated/graphql.js';
 import type { GraphqlClient } from '../../helpers/graphql-client.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
-import { httpTask, shellTask } from '../tasks/fixtures.js';
+import { httpTaskWithEveryField, shellTask } from '../tasks/fixtures.js';
 
 /** Every property of a run as the API reads it (a reference by its id). */
 function properties(server: TestServer, instance: TaskInstance): Record<string, unknown> {
@@ -32,26 +32,7 @@ describe('entities from rows', () => {
 
   it('equal em.map for every property of runs of HTTP and SHELL tasks, with overrides', async () => {
     const { createTask: http } = await admin.data(CreateTaskDocument, {
-      input: httpTask({
-        name: 'mapped http',
-        overlapPolicy: 'WAIT',
-        maxWaitSeconds: 600,
-        env: [{ name: 'TOKEN', value: 's3cret' }],
-        httpRequest: {
-          method: 'POST',
-          url: 'https://hooks.example.com/x',
-          headers: [{ name: 'Authorization', value: 'Bearer abc' }],
-          body: '{"a":1}',
-          expectedStatusCodes: [200, 202],
-        },
-        expectedOutput: 'ok',
-        cronExpression: '0 * * * *',
-        timeZone: 'Europe/Paris',
-        retryTimes: 2,
-        retryBackoff: 'EXPONENTIAL',
-        priority: 3,
-        tag: 'ops',
-      }),
+      input: httpTaskWithEveryField('mapped http'),
     });
     const { createTask: shell } = await admin.data(CreateTaskDocument, {
       input: shellTask({ name: 'mapped shell', env: [], overlapPolicy: 'WAIT' }),

@@ -7,7 +7,7 @@ import {
 } from '../../generated/graphql.js';
 import type { GraphqlClient } from '../../helpers/graphql-client.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
-import { auditEntries, httpTask, shellTask, sql } from '../tasks/fixtures.js';
+import { auditEntries, httpTaskWithEveryField, shellTask, sql } from '../tasks/fixtures.js';
 
 /**
  * `runTask` of one run writes the run and its audit entry in one statement, the entry's changes
@@ -48,33 +48,7 @@ describe('the audit entry of a run', () => {
   };
 
   it('is the same for an HTTP task with secrets, a deadline and every optional field', async () => {
-    const { single, batched, deadline } = await bothWays(
-      httpTask({
-        name: 'audited http',
-        overlapPolicy: 'WAIT',
-        maxParallelRuns: 4,
-        maxWaitSeconds: 600,
-        env: [
-          { name: 'TOKEN', value: 's3cret' },
-          { name: 'A_FIRST', value: 'ü é' },
-        ],
-        httpRequest: {
-          method: 'POST',
-          url: 'https://hooks.example.com/x',
-          headers: [{ name: 'Authorization', value: 'Bearer abc' }],
-          body: '{"a":1}',
-          expectedStatusCodes: [200, 202],
-        },
-        expectedOutput: 'ok',
-        cronExpression: '0 * * * *',
-        timeZone: 'Europe/Paris',
-        retryTimes: 2,
-        retryBackoff: 'EXPONENTIAL',
-        priority: 3,
-        tag: 'ops',
-        timeoutSeconds: 30,
-      }),
-    );
+    const { single, batched, deadline } = await bothWays(httpTaskWithEveryField('audited http'));
     expect(single.action).toBe('runTask');
     expect(single.actor_name).toBe('admin');
     expect(withoutDeadline(single.changes)).toEqual(withoutDeadline(batched.changes));

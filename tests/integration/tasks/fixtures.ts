@@ -68,3 +68,35 @@ export function httpTask(overrides: Partial<CreateTaskInput> = {}): CreateTaskIn
     ...overrides,
   };
 }
+
+/**
+ * An HTTP task with every optional field set (secret env, headers, body, cron, retries, a
+ * deadline): for tests that compare two ways of writing or reading a run field by field.
+ */
+export function httpTaskWithEveryField(name: string): CreateTaskInput {
+  return httpTask({
+    name,
+    overlapPolicy: 'WAIT',
+    maxParallelRuns: 4,
+    maxWaitSeconds: 600,
+    env: [
+      { name: 'TOKEN', value: 's3cret' },
+      { name: 'A_FIRST', value: 'ü é' },
+    ],
+    httpRequest: {
+      method: 'POST',
+      url: 'https://hooks.example.com/x',
+      headers: [{ name: 'Authorization', value: 'Bearer abc' }],
+      body: '{"a":1}',
+      expectedStatusCodes: [200, 202],
+    },
+    expectedOutput: 'ok',
+    cronExpression: '0 * * * *',
+    timeZone: 'Europe/Paris',
+    retryTimes: 2,
+    retryBackoff: 'EXPONENTIAL',
+    priority: 3,
+    tag: 'ops',
+    timeoutSeconds: 30,
+  });
+}
