@@ -10,10 +10,11 @@ type EntityClass<Entity> = abstract new (...args: never[]) => Entity;
 interface Column {
   property: string;
   column: string;
-  /** How the value read is made the property's. */
-  convert: (value: unknown) => unknown;
+  /** How the value read is made the property's; `em` is the caller's (for references). */
+  convert: (value: unknown, em: EntityManager) => unknown;
 }
 
+/** Per entity class: the same for every caller, so it holds nothing of one caller's. */
 const layouts = new WeakMap<object, Column[]>();
 
 /**
@@ -39,7 +40,7 @@ export function entitiesFromRows<Entity extends object>(
     const entity = Object.create(entityClass.prototype as object) as Record<string, unknown>;
     for (const { property, column, convert } of columns) {
       const value = values[column];
-      entity[property] = value === null || value === undefined ? value : convert(value);
+      entity[property] = value === null || value === undefined ? value : convert(value, em);
     }
     return entity as Entity;
   });
@@ -66,8 +67,9 @@ function layoutOf(em: EntityManager, entityClass: EntityClass<object>): Column[]
     }
     if (prop.kind === ReferenceKind.MANY_TO_ONE && prop.fieldNames.length === 1) {
       const target = prop.targetMeta!.class;
-      // References are made by whoever calls: `em` is the caller's (a request's) context.
-      return [{ property: prop.name, column, convert: (id) => em.getReference(target, id) }];
+      // In the identity map of the caller's context (a request's), not of the first caller's.
+      const convert = (id: unknown, callerEm: EntityManager) => callerEm.getReference(target, id);
+      return [{ property: prop.name, column, convert }];
     }
     throw new Error(`${meta.className}.${prop.name}: ${prop.kind} is not read from a row`);
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entitiesFromRows } from '../../../src/database/row-entities.js';
 import { query } from '../../../src/database/sql.js';
 import { TaskInstance } from '../../../src/task-instances/task-instance.entity.js';
+import { Task } from '../../../src/tasks/task.entity.js';
 import { CreateTaskDocument, RunTaskDocument, RunTasksDocument } from '../../generated/graphql.js';
 import type { GraphqlClient } from '../../helpers/graphql-client.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
@@ -64,5 +65,9 @@ describe('entities from rows', () => {
     expect(first.httpRequest).toMatchObject({ method: 'POST' });
     expect(first.createdAt).toBeInstanceOf(Date);
     expect(typeof first.id).toBe('string');
+    // A later caller's runs reference the task in that caller's context, not the first one's.
+    const later = em.fork();
+    const [again] = entitiesFromRows(later, TaskInstance, [rows[0]!]);
+    expect(again!.task).toBe(later.getReference(Task, Number(http.id)));
   });
 });
