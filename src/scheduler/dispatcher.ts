@@ -128,8 +128,15 @@ export class Dispatcher {
       try {
         const pass = await this.dispatchBatch();
         nextDueMs = pass.nextDueMs;
-        // A full batch that made progress: there may be more. (Without progress, wait.)
-        if (pass.claimed >= this.options.batchSize && pass.dispatched > 0) this.again = true;
+        // A full batch that made progress: there may be more. So may a pass that made progress
+        // but claimed runs it could not place (claims stop at the executors' free slots in all,
+        // which runs of other tasks may fit). Without progress, wait.
+        if (
+          pass.dispatched > 0 &&
+          (pass.claimed >= this.options.batchSize || pass.claimed > pass.dispatched)
+        ) {
+          this.again = true;
+        }
       } catch (error) {
         nextDueMs = null; // the poll finds delayed runs
         this.logger.error('dispatch pass failed', { error });
