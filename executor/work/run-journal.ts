@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import path from 'node:path';
 import { runKeyString, type RunKey } from '../outbox/report.js';
 import type { ProcessGroupIdentity } from '../runner/process-group.js';
+import { appendNow } from '../shared/append-now.js';
 import { GroupCommit } from '../shared/group-commit.js';
 import type { ExecutorAssignment } from './executor-message.js';
 
@@ -138,8 +139,8 @@ export class RunJournal {
 
   private async appendLines(lines: readonly JournalLine[]): Promise<void> {
     const text = lines.map((line) => line.text).join('');
-    await this.handle.appendFile(text);
-    if (lines.some((line) => line.isDurable)) await this.handle.sync();
+    appendNow(this.handle.fd, text);
+    if (lines.some((line) => line.isDurable)) await this.handle.datasync();
     this.sizeBytes += Buffer.byteLength(text);
     if (this.sizeBytes > compactionBytes) {
       const old = this.handle;
