@@ -124,8 +124,9 @@ const claimWindowSql = `
 
 /**
  * A dispatch pass's reads in one round trip, inside the caller's transaction: claims up to
- * `p_batch` waiting runs (window after window of `p_window`), takes the locks, and reads the
- * exact loads under them. Returns rows of three kinds, in this order:
+ * `p_batch` waiting runs, and no more than the executors' free slots (window after window, each
+ * of at most `p_window`), takes the locks, and reads the exact loads under them. Returns rows of
+ * three kinds, in this order:
  * - 'run': a claimed run (id, task_id, broadcast_executor_id, routing_strategy,
  *   max_parallel_runs), in queue order;
  * - 'candidate': an online, enabled executor bound to a claimed run's task (task_id,
