@@ -9,11 +9,6 @@ export function intLiteral(value: number): string {
   return String(value);
 }
 
-/** A nullable integer, as a literal. */
-export function nullableIntLiteral(value: number | null): string {
-  return value === null ? 'null' : intLiteral(value);
-}
-
 /** An int4 array, e.g. `'{1,2}'::int[]`. */
 export function intArrayLiteral(values: readonly number[]): string {
   return `'{${values.map(intLiteral).join(',')}}'::int[]`;

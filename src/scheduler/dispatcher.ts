@@ -25,7 +25,7 @@ export interface DispatcherOptions {
 }
 
 /** The session name of the dispatcher's connection. */
-export const dispatcherApplicationName = 'graphcron dispatcher';
+const dispatcherApplicationName = 'graphcron dispatcher';
 
 interface WaitingRow {
   id: string;
@@ -162,7 +162,7 @@ export class Dispatcher {
   }
 
   /** One transaction: how many waiting runs it looked at, and how many it dispatched. */
-  async dispatchBatch(): Promise<PassResult> {
+  private async dispatchBatch(): Promise<PassResult> {
     const db = this.connection;
     // Round trip 1: the claim, the locks and the loads under them.
     const [, rows] = await db.run(

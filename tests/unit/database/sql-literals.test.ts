@@ -4,13 +4,11 @@ import {
   bigintLiteral,
   intArrayLiteral,
   intLiteral,
-  nullableIntLiteral,
 } from '../../../src/database/sql-literals.js';
 
 describe('SQL literals (statements sent without bind parameters)', () => {
   it('writes integers, ids and arrays of them', () => {
     expect(intLiteral(-7)).toBe('-7');
-    expect(nullableIntLiteral(null)).toBe('null');
     expect(intArrayLiteral([1, 22])).toBe(`'{1,22}'::int[]`);
     expect(intArrayLiteral([])).toBe(`'{}'::int[]`);
     expect(bigintLiteral('9223372036854775807')).toBe('9223372036854775807::bigint');
