@@ -63,6 +63,7 @@ export async function startApp(
     const services = createServices({ config, keys, ids, orm, bus, logger, heartbeats });
     services.assignments.start();
     stops.push(() => services.assignments.stop());
+    stops.push(() => services.principals.stop());
     const dispatcher = new Dispatcher(databaseUrl, bus, ids, logger, services.assignments);
     const reaper = new Reaper(orm, logger, {
       intervalMs: Math.min(1_000, (config.executorHeartbeatTimeoutSeconds * 1000) / 4),

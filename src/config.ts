@@ -18,6 +18,12 @@ export interface Config {
   readonly jwtPrivateKeyPem: string | undefined;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
+  /**
+   * How long a replica may answer for a credential (who it is, its role) without asking the
+   * database again (`GRAPHCRON_CREDENTIAL_CACHE_SECONDS`, default 2, 0 to always ask). Changes
+   * made through the API take effect at once regardless; this bounds changes made by hand.
+   */
+  readonly credentialCacheSeconds: number;
   /** Failed logins allowed per username, and per client address, within the window. */
   readonly loginMaxFailuresPerUser: number;
   readonly loginMaxFailuresPerAddress: number;
@@ -60,6 +66,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminPassword: env.GRAPHCRON_ADMIN_PASSWORD || undefined,
     jwtPrivateKeyPem: env.GRAPHCRON_JWT_PRIVATE_KEY?.replace(/\\n/g, '\n') || undefined,
     accessTokenTtlSeconds: integer(env, 'GRAPHCRON_ACCESS_TOKEN_TTL_SECONDS', 900, 1, 86_400),
+    credentialCacheSeconds: integer(env, 'GRAPHCRON_CREDENTIAL_CACHE_SECONDS', 2, 0, 60),
     refreshTokenTtlSeconds: integer(
       env,
       'GRAPHCRON_REFRESH_TOKEN_TTL_SECONDS',

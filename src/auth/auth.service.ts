@@ -115,6 +115,7 @@ export class AuthService {
         after: { revoked: true },
       });
     });
+    ctx.services.principals.changed(principal.userId);
     return true;
   }
 
@@ -150,6 +151,7 @@ export class AuthService {
         after: { passwordHash: hash },
       });
     });
+    ctx.services.principals.changed(user.id);
     return true;
   }
 
@@ -187,7 +189,7 @@ export class AuthService {
 
   async revokeApiToken(ctx: RequestContext, id: string): Promise<ApiToken> {
     const principal = requirePrincipal(ctx);
-    return ctx.em.transactional(async (em) => {
+    const revoked = await ctx.em.transactional(async (em) => {
       const apiToken = await em.findOne(ApiToken, {
         id: parseId('id', id),
         user: principal.userId,
@@ -206,6 +208,8 @@ export class AuthService {
       await em.flush();
       return apiToken;
     });
+    ctx.services.principals.changed(principal.userId);
+    return revoked;
   }
 
   async apiTokens(ctx: RequestContext): Promise<ApiToken[]> {

@@ -6,6 +6,7 @@ import { verifyAccessToken } from './access-tokens.js';
 import type { ExecutorPrincipal } from './executor-principal.js';
 import { isExecutorToken, verifyExecutorToken } from './executor-tokens.js';
 import type { Principal } from './principal.js';
+import type { PrincipalCache } from './principal-cache.js';
 import { apiTokenPrefix, sha256 } from './secrets.js';
 import type { KeyRing } from './signing-keys.js';
 
@@ -16,6 +17,8 @@ interface PrincipalRow {
   is_enabled: boolean;
   credential_id: string | number;
   is_valid: boolean;
+  /** When the credential expires (null: never). */
+  expires_at: Date | string | null;
 }
 
 export interface Credentials {
@@ -32,13 +35,14 @@ export const noCredentials: Credentials = { principal: null, executor: null };
 export async function authenticate(
   em: EntityManager,
   keys: KeyRing,
+  principals: PrincipalCache,
   authorization: string | undefined,
 ): Promise<Credentials> {
   const token = bearerToken(authorization);
   if (!token) return noCredentials;
   if (isExecutorToken(token))
     return { principal: null, executor: await verifyExecutorToken(em, token) };
-  return { principal: await authenticateUser(em, keys, token), executor: null };
+  return { principal: await authenticateUser(em, keys, principals, token), executor: null };
 }
 
 function bearerToken(authorization: string | undefined): string | null {
@@ -52,37 +56,61 @@ function bearerToken(authorization: string | undefined): string | null {
 
 /**
  * Resolves a user's bearer token (access token or API token) to a principal, or throws
- * UnauthenticatedError when it does not identify an enabled user. The role is
- * read from the database on every request, so a changed role or a disabled user takes effect
- * at once.
+ * UnauthenticatedError when it does not identify an enabled user. The user's role and state
+ * come from the database, as of a moment ago at most (`PrincipalCache`: a change made through
+ * the API takes effect at once).
  */
 async function authenticateUser(
   em: EntityManager,
   keys: KeyRing,
+  principals: PrincipalCache,
   token: string,
 ): Promise<Principal> {
-  return token.startsWith(apiTokenPrefix) ? byApiToken(em, token) : byAccessToken(em, keys, token);
+  return token.startsWith(apiTokenPrefix)
+    ? byApiToken(em, principals, token)
+    : byAccessToken(em, keys, principals, token);
 }
 
-async function byAccessToken(em: EntityManager, keys: KeyRing, token: string): Promise<Principal> {
+async function byAccessToken(
+  em: EntityManager,
+  keys: KeyRing,
+  principals: PrincipalCache,
+  token: string,
+): Promise<Principal> {
   const claims = await verifyAccessToken(keys, token);
+  const key = `session:${claims.sessionId}:${claims.userId}`;
+  const known = principals.get(key);
+  if (known) return known;
+  const generation = principals.lookupStarts();
   const [row] = await query<PrincipalRow>(
     em,
     `select u.id as user_id, u.username, u.role, u.is_enabled, s.id as credential_id,
-            (s.revoked_at is null and s.expires_at > now()) as is_valid
+            (s.revoked_at is null and s.expires_at > now()) as is_valid, s.expires_at
        from sessions s join users u on u.id = s.user_id
       where s.id = $1 and u.id = $2`,
     [claims.sessionId, claims.userId],
     { prepare: true },
   );
-  return toPrincipal(row, 'The session has ended; log in again.', (r) => ({
+  const principal = toPrincipal(row, 'The session has ended; log in again.', (r) => ({
     sessionId: String(r.credential_id),
     apiTokenId: null,
   }));
+  principals.remember(key, principal, expiryMs(row!), generation);
+  return principal;
 }
 
-async function byApiToken(em: EntityManager, token: string): Promise<Principal> {
+async function byApiToken(
+  em: EntityManager,
+  principals: PrincipalCache,
+  token: string,
+): Promise<Principal> {
   // Looked up by hash: the comparison happens on a digest, never on the secret itself.
+  const hash = sha256(token);
+  const key = `api:${hash}`;
+  const known = principals.get(key);
+  if (known) return known;
+  const generation = principals.lookupStarts();
+  // last_used_at is kept to the minute, and a remembered token is looked up again within it.
   const [row] = await query<PrincipalRow>(
     em,
     `update api_tokens t
@@ -91,14 +119,21 @@ async function byApiToken(em: EntityManager, token: string): Promise<Principal> 
        from users u
       where u.id = t.user_id and t.token_hash = $1
   returning u.id as user_id, u.username, u.role, u.is_enabled, t.id as credential_id,
-            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid`,
-    [sha256(token)],
+            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid,
+            t.expires_at`,
+    [hash],
     { prepare: true },
   );
-  return toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
+  const principal = toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
     sessionId: null,
     apiTokenId: Number(r.credential_id),
   }));
+  principals.remember(key, principal, expiryMs(row!), generation);
+  return principal;
+}
+
+function expiryMs(row: PrincipalRow): number | null {
+  return row.expires_at === null ? null : new Date(row.expires_at).getTime();
 }
 
 function toPrincipal(

@@ -14,6 +14,8 @@ export const channels = {
   logs: 'graphcron_logs',
   /** Payload: executor id. Its online state or definition changed. */
   executors: 'graphcron_executors',
+  /** Payload: user id. The user, or one of its sessions or API tokens, changed. */
+  credentials: 'graphcron_credentials',
 } as const;
 
 export type Channel = (typeof channels)[keyof typeof channels];

@@ -58,7 +58,10 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<RunningHttp
   /** Authenticates once; a refused credential is kept and raised only where one is needed. */
   const credentialsFor = async (em: EntityManager, authorization: string | undefined) => {
     try {
-      return { ...(await authenticate(em, deps.keys, authorization)), authFailure: null };
+      return {
+        ...(await authenticate(em, deps.keys, deps.services.principals, authorization)),
+        authFailure: null,
+      };
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return { ...noCredentials, authFailure: error };

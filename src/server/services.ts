@@ -1,5 +1,6 @@
 import { AuditService } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
+import { PrincipalCache } from '../auth/principal-cache.js';
 import type { KeyRing } from '../auth/signing-keys.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
@@ -32,6 +33,8 @@ export interface ServiceDeps {
 /** The domain services, built once per server and shared by all requests. */
 export interface Services {
   readonly auth: AuthService;
+  /** Who credentials belong to, as of a moment ago; tell it of changes (`changed`). */
+  readonly principals: PrincipalCache;
   readonly users: UserService;
   readonly executorGroups: ExecutorGroupService;
   readonly executors: ExecutorService;
@@ -51,6 +54,7 @@ export interface Services {
 export function createServices(deps: ServiceDeps): Services {
   return {
     auth: new AuthService(deps.config, deps.keys),
+    principals: new PrincipalCache(deps.config.credentialCacheSeconds * 1000, deps.bus),
     users: new UserService(),
     executorGroups: new ExecutorGroupService(),
     executors: new ExecutorService(),

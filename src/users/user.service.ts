@@ -98,7 +98,7 @@ export class UserService {
     const passwordHash = await ifGiven(input.password ?? undefined, (p) =>
       hashPassword(validPassword('input.password', p)),
     );
-    return withUniqueConstraints(
+    const updated = await withUniqueConstraints(
       () =>
         ctx.em.transactional(async (em) => {
           const user = await this.get(em, id);
@@ -129,6 +129,9 @@ export class UserService {
         }),
       uniqueMessages,
     );
+    // A new role, name or state: callers who are this user are looked up again.
+    ctx.services.principals.changed(updated.id);
+    return updated;
   }
 
   async updateProfile(
@@ -157,7 +160,7 @@ export class UserService {
   }
 
   async delete(ctx: RequestContext, id: string): Promise<number> {
-    return ctx.em.transactional(async (em) => {
+    const deleted = await ctx.em.transactional(async (em) => {
       const user = await this.get(em, id);
       if (user.id === ctx.principal?.userId) {
         throw new ConflictError('You cannot delete yourself; ask another admin.');
@@ -175,6 +178,8 @@ export class UserService {
       await em.flush();
       return userId;
     });
+    ctx.services.principals.changed(deleted);
+    return deleted;
   }
 
   /** Locks the admins so that two concurrent demotions cannot both pass the check. */
