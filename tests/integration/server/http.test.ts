@@ -29,6 +29,55 @@ describe('HTTP surface', () => {
     expect(response.headers.get('x-request-id')).toMatch(/^[\w.-]+$/);
   });
 
+  it('keeps a well-formed x-request-id and answers unknown paths with 404', async () => {
+    const response = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'my-trace.42' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(response.headers.get('x-request-id')).toBe('my-trace.42');
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+    const keys = await fetch(new URL('/.well-known/jwks.json', base));
+    expect(((await keys.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
+    const missing = await fetch(new URL('/nope', base));
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/GraphQL is at \/graphql/);
+  });
+
+  it('refuses a body it cannot read with a status and a reason', async () => {
+    const post = (body: string | Uint8Array, headers: Record<string, string> = {}) =>
+      fetch(base, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const reason = async (response: Response) =>
+      ((await response.json()) as { errors: { message: string }[] }).errors[0]!.message;
+
+    const malformed = await post('{"query": "{ __typename }"');
+    expect(malformed.status).toBe(400);
+    expect(await reason(malformed)).toMatch(/not valid JSON/);
+
+    const huge = await post(JSON.stringify({ query: `{ __typename } # ${'x'.repeat(5 << 20)}` }));
+    expect(huge.status).toBe(413);
+    expect(await reason(huge)).toMatch(/larger than 4194304 bytes/);
+
+    const compressed = await post(new Uint8Array([0x1f, 0x8b]), { 'content-encoding': 'gzip' });
+    expect(compressed.status).toBe(415);
+    expect(await reason(compressed)).toMatch(/uncompressed/);
+
+    const latin1 = await post('{}', { 'content-type': 'application/json; charset=latin1' });
+    expect(latin1.status).toBe(415);
+
+    // Not JSON at all: Apollo's own refusal, a client error.
+    const text = await post('{ __typename }', { 'content-type': 'text/plain' });
+    expect(text.status).toBe(400);
+
+    // The server still answers on new connections.
+    const ok = await post(JSON.stringify({ query: '{ __typename }' }));
+    expect(await ok.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
   it('refuses queries nested deeper than the limit', async () => {
     const admin = await server.asAdmin();
     const deep = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
