@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverNodeOptions } from '../../src/server-node-options.js';
 import { BenchGraphql } from './graphql.js';
 
 /** The compiled program beside this compiled bench (scripts/compiled.sh builds both). */
@@ -57,7 +58,7 @@ export async function startServer(
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
 ): Promise<ManagedProcess & { url: string }> {
-  const child = spawn(process.execPath, [...nodeArgs, serverMain], {
+  const child = spawn(process.execPath, [...serverNodeOptions, ...nodeArgs, serverMain], {
     env: {
       ...baseEnv(),
       DATABASE_URL: databaseUrl,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { serverNodeOptions } from '../../src/server-node-options.js';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -14,7 +15,7 @@ export interface ServerProcess {
 /** Starts the compiled server (`node dist/src/main.js`, as `npm start` does) as a real process. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const main = path.join(inject('compiledDir'), 'src', 'main.js');
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...serverNodeOptions, main], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
