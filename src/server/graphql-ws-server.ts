@@ -18,6 +18,11 @@ const serverOnlyTypes: ReadonlySet<unknown> = new Set([
   MessageType.Error,
 ]);
 
+/** A server-only type's name as a JSON string, or any \u escape (which could spell one). */
+const mayNameServerOnlyType = new RegExp(
+  `"(?:${[...serverOnlyTypes].map((type) => String(type)).join('|')})"|\\\\u`,
+);
+
 /** How often an idle socket is pinged; one that does not answer within as long is dropped. */
 const keepAliveMs = 12_000;
 
@@ -131,8 +136,13 @@ export function serveGraphqlWs<
   };
 }
 
-/** The `type` of a message, if it is a JSON object; graphql-ws refuses anything else itself. */
+/**
+ * The `type` of a message, if it is a JSON object; graphql-ws refuses anything else itself.
+ * Parsed only when a server-only type's name may appear in it (`mayNameServerOnlyType`): graphql-ws parses
+ * every message again, and an executor's report batches are the largest messages there are.
+ */
 function messageType(text: string): unknown {
+  if (!mayNameServerOnlyType.test(text)) return undefined;
   try {
     const message: unknown = JSON.parse(text);
     return typeof message === 'object' && message !== null && 'type' in message

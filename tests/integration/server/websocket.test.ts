@@ -41,6 +41,10 @@ class RawSocket {
     this.socket.send(JSON.stringify(message));
   }
 
+  sendText(text: string): void {
+    this.socket.send(text);
+  }
+
   get isOpen(): boolean {
     return this.socket.readyState === WebSocket.OPEN;
   }
@@ -151,4 +155,10 @@ describe('WebSocket operations', () => {
       consoleError.mockRestore();
     },
   );
+
+  it('sees a server-only type spelled with JSON escapes', async () => {
+    const socket = await connect();
+    socket.sendText('{"id":"1","type":"n\\u0065xt","payload":{}}');
+    expect(await socket.closed).toEqual({ code: 4400, reason: 'A client may not send "next".' });
+  });
 });
