@@ -78,25 +78,21 @@ async function byAccessToken(
   token: string,
 ): Promise<Principal> {
   const claims = await verifyAccessToken(keys, token);
-  const key = `session:${claims.sessionId}:${claims.userId}`;
-  const known = principals.get(key);
-  if (known) return known;
-  const generation = principals.lookupStarts();
-  const [row] = await query<PrincipalRow>(
-    em,
-    `select u.id as user_id, u.username, u.role, u.is_enabled, s.id as credential_id,
-            (s.revoked_at is null and s.expires_at > now()) as is_valid, s.expires_at
-       from sessions s join users u on u.id = s.user_id
-      where s.id = $1 and u.id = $2`,
-    [claims.sessionId, claims.userId],
-    { prepare: true },
-  );
-  const principal = toPrincipal(row, 'The session has ended; log in again.', (r) => ({
-    sessionId: String(r.credential_id),
-    apiTokenId: null,
-  }));
-  principals.remember(key, principal, expiryMs(row!), generation);
-  return principal;
+  return principals.resolve(`session:${claims.sessionId}:${claims.userId}`, async () => {
+    const [row] = await query<PrincipalRow>(
+      em,
+      `select u.id as user_id, u.username, u.role, u.is_enabled, s.id as credential_id,
+              (s.revoked_at is null and s.expires_at > now()) as is_valid, s.expires_at
+         from sessions s join users u on u.id = s.user_id
+        where s.id = $1 and u.id = $2`,
+      [claims.sessionId, claims.userId],
+      { prepare: true },
+    );
+    return toPrincipal(row, 'The session has ended; log in again.', (r) => ({
+      sessionId: String(r.credential_id),
+      apiTokenId: null,
+    }));
+  });
 }
 
 async function byApiToken(
@@ -106,42 +102,37 @@ async function byApiToken(
 ): Promise<Principal> {
   // Looked up by hash: the comparison happens on a digest, never on the secret itself.
   const hash = sha256(token);
-  const key = `api:${hash}`;
-  const known = principals.get(key);
-  if (known) return known;
-  const generation = principals.lookupStarts();
-  // last_used_at is kept to the minute, and a remembered token is looked up again within it.
-  const [row] = await query<PrincipalRow>(
-    em,
-    `update api_tokens t
-        set last_used_at = case when t.last_used_at is null or t.last_used_at < now() - interval '1 minute'
-                                then now() else t.last_used_at end
-       from users u
-      where u.id = t.user_id and t.token_hash = $1
-  returning u.id as user_id, u.username, u.role, u.is_enabled, t.id as credential_id,
-            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid,
-            t.expires_at`,
-    [hash],
-    { prepare: true },
-  );
-  const principal = toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
-    sessionId: null,
-    apiTokenId: Number(r.credential_id),
-  }));
-  principals.remember(key, principal, expiryMs(row!), generation);
-  return principal;
-}
-
-function expiryMs(row: PrincipalRow): number | null {
-  return row.expires_at === null ? null : new Date(row.expires_at).getTime();
+  return principals.resolve(`api:${hash}`, async () => {
+    // last_used_at is kept to the minute, and a remembered token is looked up again within it.
+    const [row] = await query<PrincipalRow>(
+      em,
+      `update api_tokens t
+          set last_used_at = case when t.last_used_at is null or t.last_used_at < now() - interval '1 minute'
+                                  then now() else t.last_used_at end
+         from users u
+        where u.id = t.user_id and t.token_hash = $1
+    returning u.id as user_id, u.username, u.role, u.is_enabled, t.id as credential_id,
+              (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as is_valid,
+              t.expires_at`,
+      [hash],
+      { prepare: true },
+    );
+    return toPrincipal(row, 'The API token is revoked, expired or unknown.', (r) => ({
+      sessionId: null,
+      apiTokenId: Number(r.credential_id),
+    }));
+  });
 }
 
 function toPrincipal(
   row: PrincipalRow | undefined,
   invalidMessage: string,
   credential: (row: PrincipalRow) => Pick<Principal, 'sessionId' | 'apiTokenId'>,
-): Principal {
+): { principal: Principal; expiresAtMs: number | null } {
   if (!row || !row.is_valid) throw new UnauthenticatedError(invalidMessage);
   if (!row.is_enabled) throw new UnauthenticatedError('This user is disabled.');
-  return { userId: row.user_id, username: row.username, role: row.role, ...credential(row) };
+  return {
+    principal: { userId: row.user_id, username: row.username, role: row.role, ...credential(row) },
+    expiresAtMs: row.expires_at === null ? null : new Date(row.expires_at).getTime(),
+  };
 }

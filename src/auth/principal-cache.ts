@@ -26,7 +26,7 @@ export class PrincipalCache {
   private readonly entries = new Map<string, Entry>();
   /**
    * Moves on with every forgetting: a lookup that began before it may have read the database
-   * before the change and must not be remembered (`remember` checks).
+   * before the change and must not be remembered (`resolve` checks).
    */
   private generation = 0;
   private readonly unsubscribes: (() => void)[] = [];
@@ -41,37 +41,32 @@ export class PrincipalCache {
     );
   }
 
-  /** The generation to pass to `remember` for a lookup starting now. */
-  lookupStarts(): number {
-    return this.generation;
-  }
-
-  /** What `remember` stored under `key`, unless it has expired or been forgotten. */
-  get(key: string): Principal | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (Date.now() < entry.expiresAtMs) return entry.principal;
-    this.entries.delete(key);
-    return undefined;
-  }
-
   /**
-   * Remembers `principal` under `key` until `credentialExpiresAtMs` (null: the credential does
-   * not expire) or for `ttlMs`, whichever comes first, unless something was forgotten since the
-   * lookup began (`generation`, from `lookupStarts`).
+   * The principal remembered under `key`, or else what `lookUp` reads from the database, which
+   * is then remembered until the credential's expiry (`expiresAtMs`, null: it does not expire)
+   * or for `ttlMs`, whichever comes first. Not remembered if something was forgotten while it
+   * was read: the read may predate the change. A lookup that throws (a refused credential)
+   * leaves nothing behind.
    */
-  remember(
+  async resolve(
     key: string,
-    principal: Principal,
-    credentialExpiresAtMs: number | null,
-    generation: number,
-  ): void {
-    if (this.ttlMs <= 0 || generation !== this.generation) return;
-    if (this.entries.size >= maxRememberedCredentials) {
-      this.entries.delete(this.entries.keys().next().value!);
+    lookUp: () => Promise<{ principal: Principal; expiresAtMs: number | null }>,
+  ): Promise<Principal> {
+    const entry = this.entries.get(key);
+    if (entry && Date.now() < entry.expiresAtMs) return entry.principal;
+    if (entry) this.entries.delete(key);
+    const generation = this.generation;
+    const { principal, expiresAtMs } = await lookUp();
+    if (this.ttlMs > 0 && generation === this.generation) {
+      if (this.entries.size >= maxRememberedCredentials) {
+        this.entries.delete(this.entries.keys().next().value!);
+      }
+      this.entries.set(key, {
+        principal,
+        expiresAtMs: Math.min(Date.now() + this.ttlMs, expiresAtMs ?? Infinity),
+      });
     }
-    const expiresAtMs = Math.min(Date.now() + this.ttlMs, credentialExpiresAtMs ?? Infinity);
-    this.entries.set(key, { principal, expiresAtMs });
+    return principal;
   }
 
   /**

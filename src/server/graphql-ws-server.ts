@@ -138,8 +138,8 @@ export function serveGraphqlWs<
 
 /**
  * The `type` of a message, if it is a JSON object; graphql-ws refuses anything else itself.
- * Parsed only when a server-only type's name may appear in it (`mayNameServerOnlyType`): graphql-ws parses
- * every message again, and an executor's report batches are the largest messages there are.
+ * Parsed only when a server-only type's name may appear in it (`mayNameServerOnlyType`):
+ * graphql-ws parses every message again, and an executor's report batches are the largest.
  */
 function messageType(text: string): unknown {
   if (!mayNameServerOnlyType.test(text)) return undefined;
