@@ -428,9 +428,11 @@ class BatchApplication {
        -- A slot came free: the dispatchers are told only if a run waits for one (else every
        -- finish cost each of them an empty pass: a transaction and two lookups). The first
        -- in queue order, through the queue's index: the heap's first rows are long finished.
+       -- Not EXISTS, which drops ORDER BY and LIMIT: planned as a scan of the heap, it read
+       -- ~7,000 finished rows per report batch in the no-op throughput bench.
        select id::text as id, attempt,
-              exists (select 1 from task_instances where status = ${SCHEDULED}
-                       order by priority desc, id limit 1) as is_any_waiting
+              (select true from task_instances where status = ${SCHEDULED}
+                order by priority desc, id limit 1) is not null as is_any_waiting
          from changed`,
       [
         valid.map((r) => r.key.id),
