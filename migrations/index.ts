@@ -6,6 +6,7 @@ import { Migration20261126101528_scheduler } from './Migration20261126101528_sch
 import { Migration20261126143854_dispatch_queue_order } from './Migration20261126143854_dispatch_queue_order.js';
 import { Migration20261126145903_delayed_runs_index } from './Migration20261126145903_delayed_runs_index.js';
 import { Migration20261126152158_unfinished_run_indexes } from './Migration20261126152158_unfinished_run_indexes.js';
+import { Migration20261127122117_dispatch_deadline_index } from './Migration20261127122117_dispatch_deadline_index.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126085936_initial', class: Migration20261126085936_initial },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126143854_dispatch_queue_order', class: Migration20261126143854_dispatch_queue_order },
   { name: 'Migration20261126145903_delayed_runs_index', class: Migration20261126145903_delayed_runs_index },
   { name: 'Migration20261126152158_unfinished_run_indexes', class: Migration20261126152158_unfinished_run_indexes },
+  { name: 'Migration20261127122117_dispatch_deadline_index', class: Migration20261127122117_dispatch_deadline_index },
 ];

@@ -35,7 +35,8 @@ export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
  */
 const claimWindowSql = `
   with active as materialized (
-    select task_id, executor_id from task_instances where status in (${DISPATCHED}, ${RUNNING})),
+    select task_id, executor_id from task_instances where status in (${DISPATCHED}, ${RUNNING})
+     order by executor_id, task_id),
   task_load as materialized (
     select task_id, count(*)::int as active from active group by task_id),
   executor_room as materialized (
@@ -219,7 +220,8 @@ begin
     return query
       with active as materialized (
         select a.task_id, a.executor_id from task_instances a
-         where a.status in (${DISPATCHED}, ${RUNNING})),
+         where a.status in (${DISPATCHED}, ${RUNNING})
+         order by a.executor_id, a.task_id),
       by_executor as (
         select a.executor_id, count(*)::int as n from active a group by a.executor_id),
       by_task as (
