@@ -8,9 +8,10 @@ const BROADCAST = `'${RoutingStrategy.BROADCAST}'`;
 export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
 
 /**
- * One window of the queue: claims (locks) up to `$1` waiting runs that can be dispatched now,
- * among the `$2` first in queue order after the cursor (`$3` priority, `$4` id; null for the
- * head). Returns one row: the claimed runs as arrays, in queue order, where the window ended,
+ * One window of the queue, a statement of the claim function below (its variables): claims
+ * (locks) up to `v_claim_limit` waiting runs that can be dispatched now, among the `p_window`
+ * first in queue order after the cursor (`v_after_priority`, `v_after_id`; null for the head).
+ * Returns one row: the claimed runs as arrays, in queue order, where the window ended,
  * and when the next run held back by a retry delay comes due (ms).
  *
  * Runs that cannot be dispatched now are not claimed: their task is at maxParallelRuns, or no
@@ -23,16 +24,16 @@ export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
  * The queue is read in windows of its index order, so a pass costs the same whether 200 or
  * 100,000 runs wait (sorting the whole queue took ~150 ms at 20,000 and serialised dispatch).
  *
- * A pass claims no more runs than the online executors have free slots (`$5`: slots taken by
- * the pass's earlier windows), and reads a window sized to them: under a deep queue a pass
+ * A pass claims no more runs than the online executors have free slots (`v_slots_taken`: slots
+ * taken by the pass's earlier windows), and reads a window sized to them: under a deep queue a pass
  * locked a whole batch of 1,000 runs to dispatch the ~50 that had room, and its claim took
  * ~30 ms instead of ~12 (no-op throughput bench). Without the cap when any task is BROADCAST:
  * its runs not yet fanned out need no slot.
  *
- * Static SQL in the function (`$1`... become its variables): parsed once per session, its plan
- * kept by PL/pgSQL's plan cache (custom plans for the first calls, then a generic one if that
- * costs about the same; ANALYZE drops it). It was EXECUTEd, parsed and planned at every window:
- * parsing and planning were ~40% of the dispatcher backend's CPU (perf). It was made so when a
+ * Static SQL in the function: parsed once per session, its plan kept by PL/pgSQL's plan cache
+ * (custom plans for the first calls, then a generic one if that costs about the same; ANALYZE
+ * drops it). It was EXECUTEd, parsed and planned at every window: parsing and planning were
+ * ~40% of the dispatcher backend's CPU (perf). It was made so when a
  * kept plan made no-op throughput fall under a 20,000-run queue; that plan read a window's runs
  * through the task's unfinished runs, which the primary-key join (claimed) no longer allows, and
  * interleaved runs under the same queue show no fall (PostgreSQL CPU 20.3/20.6/19.8 s ->
@@ -57,18 +58,20 @@ const claimWindowSql = `
   -- Slots this pass can still fill, or null: BROADCAST runs not yet fanned out need none.
   room_left as materialized (
     select case when exists (select 1 from tasks where routing_strategy = ${BROADCAST}) then null
-                else greatest(coalesce(sum(room), 0) - $5, 0) end as slots
+                else greatest(coalesce(sum(room), 0) - v_slots_taken, 0) end as slots
       from executor_room),
-  -- Twice the slots left (at least 64), growing fourfold per window of the same pass ($6), at
-  -- most $2: a pass that can fill a few slots reads a few runs, not the $2 it may need to look
-  -- past runs that cannot be dispatched.
+  -- Twice the slots left (at least 64), growing fourfold per window of the same pass
+  -- (v_window_growth), at most p_window: a pass that can fill a few slots reads a few runs, not
+  -- the p_window it may need to look past runs that cannot be dispatched.
   window_size as materialized (
-    select least($2, coalesce(greatest(2 * slots, 64) * $6::bigint, $2))::int as size
+    select least(p_window,
+                 coalesce(greatest(2 * slots, 64) * v_window_growth::bigint, p_window))::int as size
       from room_left),
   queue_window as materialized (
     select id, priority, task_id from task_instances
      where status = ${SCHEDULED}
-       and ($3::int is null or priority < $3 or (priority = $3 and id > $4::bigint))
+       and (v_after_priority is null or priority < v_after_priority
+            or (priority = v_after_priority and id > v_after_id))
        -- evaluated once, first: with no executor room and no BROADCAST task (whose runs not
        -- yet fanned out need no room), the queue is not read at all
        and (exists (select 1 from executor_room)
@@ -110,7 +113,7 @@ const claimWindowSql = `
            end
      order by i.priority desc, i.id
        for update of i skip locked
-     limit least($1, coalesce((select slots from room_left), $1))),
+     limit least(v_claim_limit, coalesce((select slots from room_left), v_claim_limit))),
   window_end as (select priority, id from queue_window order by priority, id desc limit 1)
   select coalesce((select array_agg(id order by priority desc, id) from claimed), '{}') as ids,
          coalesce((select array_agg(task_id order by priority desc, id) from claimed), '{}')
@@ -132,20 +135,6 @@ const claimWindowSql = `
             from task_instances
            where status = ${SCHEDULED} and available_at > now()) as next_due_ms
     from queue_window`;
-
-/** The window's statement in the function: its parameters are the function's variables. */
-const windowVariables: Record<string, string> = {
-  1: 'v_claim_limit',
-  2: 'p_window',
-  3: 'v_after_priority',
-  4: 'v_after_id',
-  5: 'v_slots_taken',
-  6: 'v_window_growth',
-};
-const claimWindowStatement = claimWindowSql.replace(
-  /\$([1-6])(?!\d)/g,
-  (_, position: string) => windowVariables[position]!,
-);
 
 /**
  * A dispatch pass's reads in one round trip, inside the caller's transaction: claims up to
@@ -197,7 +186,7 @@ declare
 begin
   loop
     v_claim_limit := p_batch - cardinality(v_ids);
-    ${claimWindowStatement}
+    ${claimWindowSql}
       into v_window;
     if v_is_first then
       v_next_due_ms := v_window.next_due_ms;
