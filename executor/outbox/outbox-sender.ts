@@ -1,10 +1,11 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs, type BackoffOptions } from '../shared/backoff.js';
 import { Wakeup } from '../shared/wakeup.js';
 import { GraphqlRequestError } from '../transport/graphql-http-client.js';
 import type { Outbox } from './outbox.js';
 import { maxRecordsPerCall, nextBatch, type RefusedDelivery } from './report-delivery.js';
-import type { OutboxRecord } from './report.js';
+import { runKeyOf, type OutboxRecord } from './report.js';
 
 export interface OutboxSenderOptions {
   outbox: Outbox;
@@ -21,6 +22,13 @@ export interface OutboxSenderOptions {
    * and commit instead of two. Those reports are durable in the run journal meanwhile.
    */
   startLingerMs?: number;
+  /**
+   * How long a call may wait at most for the final reports, still being written, of runs whose
+   * `started` it carries (default 100 ms): the server then records both in one row update, and
+   * a call with starts and finishes of different runs takes a transaction of two statements
+   * where one statement commits by itself.
+   */
+  finalWaitMs?: number;
 }
 
 /** Whether a call would say no more than that runs were accepted or have started. */
@@ -99,13 +107,16 @@ export class OutboxSender {
   private async run(): Promise<void> {
     const { outbox, logger } = this.options;
     while (!this.isStopping) {
+      // What woke this loop (an append) also resumes the runs that appended: one turn lets
+      // them append what follows (a short run's end) before the call is cut.
+      await setImmediatePromise();
       let batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
       if (batch.length === 0) {
         for (const listener of [...this.idleListeners]) listener();
         await this.wakeup.wait(60_000);
         continue;
       }
-      if (isStartsOnly(batch) && this.consecutiveFailures === 0) {
+      if (this.consecutiveFailures === 0 && this.waitFor(batch) > 0) {
         batch = await this.lingerForMore(batch);
         if (this.isStopping) break;
       }
@@ -147,19 +158,34 @@ export class OutboxSender {
     }
   }
 
-  /** Waits (startLingerMs at most) until the next call carries more than starts; returns it. */
+  /**
+   * How long after its first look a call should have waited at most before it goes (ms; 0: go
+   * now): startLingerMs when it says only that runs started (their ends may follow), finalWaitMs
+   * when it carries the start of a run whose end is being written.
+   */
+  private waitFor(batch: readonly OutboxRecord[]): number {
+    if (batch.length >= this.batchLimit) return 0;
+    const { outbox, startLingerMs = 10, finalWaitMs = 100 } = this.options;
+    const isEndBeingWritten = batch.some(
+      ({ report }) =>
+        (report.type === 'started' || report.type === 'acknowledge') &&
+        outbox.isFinalBeingWritten(runKeyOf(report)),
+    );
+    if (isEndBeingWritten) return Math.max(finalWaitMs, isStartsOnly(batch) ? startLingerMs : 0);
+    return isStartsOnly(batch) ? startLingerMs : 0;
+  }
+
+  /** Waits as long as waitFor says, or until a nudge; returns the call as it then is. */
   private async lingerForMore(batch: OutboxRecord[]): Promise<OutboxRecord[]> {
     const { outbox } = this.options;
-    const until = performance.now() + (this.options.startLingerMs ?? 10);
+    const since = performance.now();
     // A nudge (drain, reconnect) since the last linger ends this one: it asks for delivery now.
-    while (
-      isStartsOnly(batch) &&
-      batch.length < this.batchLimit &&
-      !this.isStopping &&
-      !this.isRetryRequested &&
-      performance.now() < until
-    ) {
-      await this.wakeup.wait(until - performance.now());
+    while (!this.isStopping && !this.isRetryRequested) {
+      const remainingMs = since + this.waitFor(batch) - performance.now();
+      if (remainingMs <= 0) break;
+      // Every append wakes it: the call is looked at again with what was added.
+      await this.wakeup.wait(remainingMs);
+      await setImmediatePromise();
       batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
     }
     this.isRetryRequested = false;

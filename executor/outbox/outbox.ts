@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/pro
 import path from 'node:path';
 import { appendNow } from '../shared/append-now.js';
 import { GroupCommit } from '../shared/group-commit.js';
-import type { OutboxRecord, Report } from './report.js';
+import { runKeyString, type OutboxRecord, type Report, type RunKey } from './report.js';
 
 /** A new segment file is started once the current one is this big. */
 const defaultSegmentRotationBytes = 4 * 1024 * 1024;
@@ -43,6 +43,8 @@ export class Outbox {
   private readonly progressWrites = new GroupCommit<number>((ids) => this.writeProgress(ids));
   private readonly appendListeners = new Set<() => void>();
   private progressHandle: FileHandle | undefined;
+  /** Runs whose final report is appended but not yet written, with how many such reports. */
+  private readonly finalsBeingWritten = new Map<string, number>();
 
   private constructor(
     readonly folder: string,
@@ -103,7 +105,19 @@ export class Outbox {
    */
   append(report: Report): Promise<OutboxRecord> {
     const record: OutboxRecord = { id: this.nextId++, report };
+    if (report.type === 'finished') {
+      const key = runKeyString(report.input);
+      this.finalsBeingWritten.set(key, (this.finalsBeingWritten.get(key) ?? 0) + 1);
+    }
     return this.commits.add(record).then(() => record);
+  }
+
+  /**
+   * Whether a final report of `run` is appended and not yet deliverable (its fsync is under
+   * way): a sender holding the run's `started` can wait for it and send both in one call.
+   */
+  isFinalBeingWritten(run: RunKey): boolean {
+    return this.finalsBeingWritten.has(runKeyString(run));
   }
 
   /** The oldest undelivered records, at most `limit`, in order. */
@@ -154,14 +168,29 @@ export class Outbox {
 
   /** One group commit: the batch is written (and fsynced if it must be), then deliverable. */
   private async writeBatch(batch: readonly OutboxRecord[]): Promise<void> {
-    const text = batch.map((record) => JSON.stringify(record) + '\n').join('');
-    const { segment, handle } = await this.writableSegment(batch[0]!.id);
-    appendNow(handle.fd, text);
-    if (batch.some((record) => needsFsync(record.report))) await handle.datasync();
-    segment.sizeBytes += Buffer.byteLength(text);
-    segment.lastId = batch[batch.length - 1]!.id;
-    this.undelivered.push(...batch);
+    try {
+      const text = batch.map((record) => JSON.stringify(record) + '\n').join('');
+      const { segment, handle } = await this.writableSegment(batch[0]!.id);
+      appendNow(handle.fd, text);
+      if (batch.some((record) => needsFsync(record.report))) await handle.datasync();
+      segment.sizeBytes += Buffer.byteLength(text);
+      segment.lastId = batch[batch.length - 1]!.id;
+      this.undelivered.push(...batch);
+    } finally {
+      // Before the listeners run: a sender woken by them sees these finals as written.
+      this.forgetFinalsBeingWritten(batch);
+    }
     for (const listener of this.appendListeners) listener();
+  }
+
+  private forgetFinalsBeingWritten(batch: readonly OutboxRecord[]): void {
+    for (const { report } of batch) {
+      if (report.type !== 'finished') continue;
+      const key = runKeyString(report.input);
+      const count = this.finalsBeingWritten.get(key) ?? 0;
+      if (count <= 1) this.finalsBeingWritten.delete(key);
+      else this.finalsBeingWritten.set(key, count - 1);
+    }
   }
 
   private async writableSegment(

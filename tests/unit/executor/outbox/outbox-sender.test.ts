@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TokenSigner } from '../../../../executor/auth/executor-token.js';
 import { silentLogger } from '../../../../executor/logger.js';
 import { Outbox } from '../../../../executor/outbox/outbox.js';
@@ -36,7 +37,12 @@ describe('OutboxSender', () => {
   let signToken: TokenSigner;
   const senders: OutboxSender[] = [];
 
-  function startSender(outbox: Outbox, url = server.url, startLingerMs?: number): OutboxSender {
+  function startSender(
+    outbox: Outbox,
+    url = server.url,
+    startLingerMs?: number,
+    finalWaitMs?: number,
+  ): OutboxSender {
     const client = createGraphqlHttpClient({ url, signToken });
     const sender = new OutboxSender({
       outbox,
@@ -44,6 +50,7 @@ describe('OutboxSender', () => {
       logger: silentLogger,
       backoff: { initialMs: 20, maxMs: 100 },
       startLingerMs,
+      finalWaitMs,
     });
     senders.push(sender);
     sender.start();
@@ -56,6 +63,7 @@ describe('OutboxSender', () => {
     signToken = enrolledSigner(server, '5');
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await Promise.all(senders.splice(0).map((sender) => sender.stop()));
     await server.stop();
     rmSync(folder, { recursive: true, force: true });
@@ -116,6 +124,49 @@ describe('OutboxSender', () => {
     await outbox.append(runReports[1]!);
     expect(await sender.drain(5_000)).toBe(true);
     expect(server.calls.map((call) => call.field)).toEqual(['reportTaskStarted']);
+    await outbox.close();
+  });
+
+  /** Makes every fsync of a file take `delayMs` longer, as on a busy disk. */
+  async function slowFsyncs(delayMs: number): Promise<void> {
+    const probe = await open(path.join(folder, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = fileHandle.datasync;
+    vi.spyOn(fileHandle, 'datasync').mockImplementation(async function (this: unknown) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return datasync.call(this);
+    });
+  }
+
+  it("waits for the end of a run being written and sends it with the run's start", async () => {
+    await slowFsyncs(300);
+    const outbox = await Outbox.open(folder);
+    startSender(outbox, server.url, 0, 60_000); // no linger for starts alone: only the end's write
+    await outbox.append(runReports[1]!); // started: deliverable at once, no fsync
+    await outbox.append(runReports.at(-1)!); // finished: deliverable after its slow fsync
+    await expect.poll(() => server.requests.length).toBe(1);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'reportTaskStarted',
+      'reportTaskFinished',
+    ]);
+    await outbox.close();
+  });
+
+  it('sends the start alone when the end takes longer to write than finalWaitMs', async () => {
+    await slowFsyncs(1_000);
+    const outbox = await Outbox.open(folder);
+    startSender(outbox, server.url, 0, 50);
+    await outbox.append(runReports[1]!);
+    const finished = outbox.append(runReports.at(-1)!);
+    await expect.poll(() => server.requests.length).toBe(1);
+    expect(server.calls.map((call) => call.field)).toEqual(['reportTaskStarted']);
+    await finished;
+    await expect.poll(() => server.requests.length).toBe(2);
+    expect(server.calls.map((call) => call.field)).toEqual([
+      'reportTaskStarted',
+      'reportTaskFinished',
+    ]);
     await outbox.close();
   });
 
