@@ -35,6 +35,21 @@ export interface RefusedDelivery {
   readonly reason: string;
 }
 
+const knownReportBytes = new WeakMap<OutboxRecord, number>();
+
+/**
+ * A record's report as JSON, in bytes: measured once per record (a sender looks at the same
+ * records again each time more are appended while it waits).
+ */
+function reportBytes(record: OutboxRecord): number {
+  let bytes = knownReportBytes.get(record);
+  if (bytes === undefined) {
+    bytes = Buffer.byteLength(JSON.stringify(record.report));
+    knownReportBytes.set(record, bytes);
+  }
+  return bytes;
+}
+
 /**
  * The records one server call carries: the oldest ones, up to `limit` records and about
  * 512 KiB (the first record always goes). The server applies a call's reports kind by kind
@@ -49,7 +64,7 @@ export function nextBatch(
   let bytes = 0;
   for (const record of records) {
     if (batch.length >= Math.min(limit, maxRecordsPerCall)) break;
-    const recordBytes = Buffer.byteLength(JSON.stringify(record.report));
+    const recordBytes = reportBytes(record);
     if (batch.length > 0 && bytes + recordBytes > maxBytesPerCall) break;
     batch.push(record);
     bytes += recordBytes;
