@@ -110,6 +110,7 @@ export class OutboxSender {
       // What woke this loop (an append) also resumes the runs that appended: one turn lets
       // them append what follows (a short run's end) before the call is cut.
       await setImmediatePromise();
+      if (this.isStopping) break;
       let batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
       if (batch.length === 0) {
         for (const listener of [...this.idleListeners]) listener();
