@@ -33,11 +33,12 @@ export const claimFunction = 'pg_temp.graphcron_dispatch_claim';
  * Static SQL in the function: parsed once per session, its plan kept by PL/pgSQL's plan cache
  * (custom plans for the first calls, then a generic one if that costs about the same; ANALYZE
  * drops it). It was EXECUTEd, parsed and planned at every window: parsing and planning were
- * ~40% of the dispatcher backend's CPU (perf). It was made so when a
- * kept plan made no-op throughput fall under a 20,000-run queue; that plan read a window's runs
- * through the task's unfinished runs, which the primary-key join (claimed) no longer allows, and
- * interleaved runs under the same queue show no fall (PostgreSQL CPU 20.3/20.6/19.8 s ->
- * 18.7/19.7/19.8 s, runs/s 891/900/897 -> 918/903/898).
+ * ~40% of the dispatcher backend's CPU (perf). A kept plan is made from the statistics of its
+ * time, which lag a burst (the table looks empty while 20,000 runs wait), so the statement
+ * leaves the planner no join of task_instances to get wrong: the window is one index scan, what
+ * may go is decided on the window's copy, and the claim locks rows by their row ids (a TID
+ * scan). Joined on the id, kept plans read a window's runs through the task's unfinished runs,
+ * or looked each up by scanning the whole window (~20 ms claims, auto_explain).
  */
 const claimWindowSql = `
   -- Ordered: the planner then reads the runs in flight with a plain index scan, which marks the
@@ -68,7 +69,7 @@ const claimWindowSql = `
                  coalesce(greatest(2 * slots, 64) * v_window_growth::bigint, p_window))::int as size
       from room_left),
   queue_window as materialized (
-    select id, priority, task_id from task_instances
+    select id, priority, task_id, broadcast_executor_id, ctid as row_id from task_instances
      where status = ${SCHEDULED}
        and (v_after_priority is null or priority < v_after_priority
             or (priority = v_after_priority and id > v_after_id))
@@ -90,43 +91,54 @@ const claimWindowSql = `
                      join executors e on e.id = eb.executor_id
                     where tb.task_id = w.task_id and e.is_enabled and e.is_online) as is_reachable
       from (select distinct task_id from queue_window) w),
-  claimed as (
-    select i.id, i.priority, i.task_id, i.broadcast_executor_id, t.routing_strategy,
-           t.max_parallel_runs
-      from task_instances i
-      -- the window's task, not the run's: joined on i.task_id, the planner could read the
-      -- task's every unfinished run (its index) and filter by id, and did under a backlog
-      -- (~2,700 rows read per window in the no-op throughput bench)
-      join queue_window q on q.id = i.id
+  -- The window's runs that may go now, from the window's copy (no locks, no task_instances):
+  -- joined to task_instances, a plan made while the table looked empty walked the queue's
+  -- index and looked each run up by scanning the window whole (195 x 98 rows compared in a
+  -- ~20 ms claim, auto_explain).
+  eligible as materialized (
+    select q.row_id
+      from queue_window q
       join tasks t on t.id = q.task_id
       join window_tasks wt on wt.task_id = q.task_id
       left join task_load tl on tl.task_id = q.task_id
-     where i.status = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
-       and (t.routing_strategy = ${BROADCAST} or coalesce(tl.active, 0) < t.max_parallel_runs)
+     where (t.routing_strategy = ${BROADCAST} or coalesce(tl.active, 0) < t.max_parallel_runs)
        and case
              -- fanned out: waits for its own executor to have room
-             when i.broadcast_executor_id <> 0
-               then i.broadcast_executor_id in (select id from executor_room)
+             when q.broadcast_executor_id <> 0
+               then q.broadcast_executor_id in (select id from executor_room)
              -- not yet fanned out: needs no room, only executors
              when t.routing_strategy = ${BROADCAST} then wt.is_reachable
              else wt.has_room
-           end
+           end),
+  -- Locked by their row ids (a TID scan, whatever the statistics say), in queue order. A run
+  -- changed since the window was read is looked at as it now is: still waiting and due, or
+  -- left alone.
+  claimed as materialized (
+    select i.id, i.priority, i.task_id, i.broadcast_executor_id
+      from task_instances i
+     where i.ctid = any (array(select row_id from eligible))
+       and i.status = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
      order by i.priority desc, i.id
        for update of i skip locked
      limit least(v_claim_limit, coalesce((select slots from room_left), v_claim_limit))),
+  claimed_runs as (
+    select c.id, c.priority, c.task_id, c.broadcast_executor_id, t.routing_strategy,
+           t.max_parallel_runs
+      from claimed c join tasks t on t.id = c.task_id),
   window_end as (select priority, id from queue_window order by priority, id desc limit 1)
-  select coalesce((select array_agg(id order by priority desc, id) from claimed), '{}') as ids,
-         coalesce((select array_agg(task_id order by priority desc, id) from claimed), '{}')
+  select coalesce((select array_agg(id order by priority desc, id) from claimed_runs), '{}')
+           as ids,
+         coalesce((select array_agg(task_id order by priority desc, id) from claimed_runs), '{}')
            as task_ids,
-         coalesce((select array_agg(broadcast_executor_id order by priority desc, id) from claimed),
-                  '{}') as broadcast_executor_ids,
-         coalesce((select array_agg(routing_strategy order by priority desc, id) from claimed),
-                  '{}') as routing_strategies,
-         coalesce((select array_agg(max_parallel_runs order by priority desc, id) from claimed),
-                  '{}') as max_parallel_runs,
+         coalesce((select array_agg(broadcast_executor_id order by priority desc, id)
+                     from claimed_runs), '{}') as broadcast_executor_ids,
+         coalesce((select array_agg(routing_strategy order by priority desc, id)
+                     from claimed_runs), '{}') as routing_strategies,
+         coalesce((select array_agg(max_parallel_runs order by priority desc, id)
+                     from claimed_runs), '{}') as max_parallel_runs,
          count(*)::int as scanned,
          (select slots from room_left) as slots,
-         (select count(*)::int from claimed) as claimed_count,
+         (select count(*)::int from claimed_runs) as claimed_count,
          (select size from window_size) as window_size,
          (select priority from window_end) as last_priority,
          (select id from window_end) as last_id,
@@ -165,6 +177,11 @@ returns table (
   max_parallel_runs int, executor_id int, binding_id int, weight int, capacity int,
   name varchar, host varchar, executor_active int, task_active int, next_due_ms float8)
 language plpgsql volatile
+-- Joins of the window's CTEs by hash, not by nested loops: a CTE is estimated at a row or two,
+-- and a nested loop that scans one whole for every row of another is quadratic in the tasks of
+-- a window (10,000 tasks due the same second: all started after 64.5 s with the claim below,
+-- 5.1 s with this, herd bench, one run each). Lateral joins still loop: they have no other way.
+set enable_nestloop = off
 as $function$
 #variable_conflict use_column
 declare
