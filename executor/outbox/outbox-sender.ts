@@ -117,7 +117,7 @@ export class OutboxSender {
         await this.wakeup.wait(60_000);
         continue;
       }
-      if (this.consecutiveFailures === 0 && this.waitFor(batch) > 0) {
+      if (this.consecutiveFailures === 0) {
         batch = await this.lingerForMore(batch);
         if (this.isStopping) break;
       }
@@ -172,22 +172,28 @@ export class OutboxSender {
         (report.type === 'started' || report.type === 'acknowledge') &&
         outbox.isFinalBeingWritten(runKeyOf(report)),
     );
-    if (isEndBeingWritten) return Math.max(finalWaitMs, isStartsOnly(batch) ? startLingerMs : 0);
-    return isStartsOnly(batch) ? startLingerMs : 0;
+    const lingerMs = isStartsOnly(batch) ? startLingerMs : 0;
+    return isEndBeingWritten ? Math.max(finalWaitMs, lingerMs) : lingerMs;
   }
 
-  /** Waits as long as waitFor says, or until a nudge; returns the call as it then is. */
+  /**
+   * Waits as long as waitFor says (not at all for most calls), or until a nudge; returns the
+   * call as it then is.
+   */
   private async lingerForMore(batch: OutboxRecord[]): Promise<OutboxRecord[]> {
     const { outbox } = this.options;
     const since = performance.now();
+    let waitMs = this.waitFor(batch);
+    if (waitMs === 0) return batch;
     // A nudge (drain, reconnect) since the last linger ends this one: it asks for delivery now.
     while (!this.isStopping && !this.isRetryRequested) {
-      const remainingMs = since + this.waitFor(batch) - performance.now();
+      const remainingMs = since + waitMs - performance.now();
       if (remainingMs <= 0) break;
       // Every append wakes it: the call is looked at again with what was added.
       await this.wakeup.wait(remainingMs);
       await setImmediatePromise();
       batch = nextBatch(outbox.peek(this.batchLimit), this.batchLimit);
+      waitMs = this.waitFor(batch);
     }
     this.isRetryRequested = false;
     return batch;
