@@ -7,6 +7,7 @@ import { Migration20261126143854_dispatch_queue_order } from './Migration2026112
 import { Migration20261126145903_delayed_runs_index } from './Migration20261126145903_delayed_runs_index.js';
 import { Migration20261126152158_unfinished_run_indexes } from './Migration20261126152158_unfinished_run_indexes.js';
 import { Migration20261127122117_dispatch_deadline_index } from './Migration20261127122117_dispatch_deadline_index.js';
+import { Migration20261127172655_broadcast_tasks_index } from './Migration20261127172655_broadcast_tasks_index.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126085936_initial', class: Migration20261126085936_initial },
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126145903_delayed_runs_index', class: Migration20261126145903_delayed_runs_index },
   { name: 'Migration20261126152158_unfinished_run_indexes', class: Migration20261126152158_unfinished_run_indexes },
   { name: 'Migration20261127122117_dispatch_deadline_index', class: Migration20261127122117_dispatch_deadline_index },
+  { name: 'Migration20261127172655_broadcast_tasks_index', class: Migration20261127172655_broadcast_tasks_index },
 ];

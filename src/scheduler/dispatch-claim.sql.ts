@@ -79,52 +79,66 @@ const claimWindowSql = `
             or exists (select 1 from tasks where routing_strategy = ${BROADCAST}))
      order by priority desc, id
      limit (select size from window_size)),
-  -- per task of the window, not per run: a window is often many runs of few tasks
+  -- Per task of the window, not per run (a window is often many runs of few tasks), and its
+  -- task read by its key in a loop: joined by hash, the whole tasks table was read per window.
   window_tasks as materialized (
-    select w.task_id,
-           exists (select 1 from task_bindings tb
-                     join executor_bindings eb on eb.id = tb.binding_id
-                     join executor_room r on r.id = eb.executor_id
-                    where tb.task_id = w.task_id) as has_room,
-           exists (select 1 from task_bindings tb
-                     join executor_bindings eb on eb.id = tb.binding_id
-                     join executors e on e.id = eb.executor_id
-                    where tb.task_id = w.task_id and e.is_enabled and e.is_online) as is_reachable
-      from (select distinct task_id from queue_window) w),
+    select w.task_id, t.routing_strategy, t.max_parallel_runs
+      from (select distinct task_id from queue_window) w
+     cross join lateral (
+       select routing_strategy, max_parallel_runs from tasks where id = w.task_id offset 0) t),
+  -- The bindings to executors online (BROADCAST runs not yet fanned out) and to those with room:
+  -- a handful of rows, looked up per task below with one index probe of its bindings.
+  reachable_bindings as materialized (
+    select eb.id from executor_bindings eb
+      join executors e on e.id = eb.executor_id
+     where e.is_enabled and e.is_online),
+  room_bindings as materialized (
+    select eb.id from executor_bindings eb join executor_room r on r.id = eb.executor_id),
+  dispatchable_tasks as materialized (
+    select wt.task_id
+      from window_tasks wt
+      left join task_load tl on tl.task_id = wt.task_id
+     where case
+             -- not yet fanned out: needs no room, only executors
+             when wt.routing_strategy = ${BROADCAST}
+               then exists (select 1 from task_bindings tb
+                             where tb.task_id = wt.task_id
+                               and tb.binding_id = any (array(select id from reachable_bindings)))
+             else coalesce(tl.active, 0) < wt.max_parallel_runs
+                  and exists (select 1 from task_bindings tb
+                               where tb.task_id = wt.task_id
+                                 and tb.binding_id = any (array(select id from room_bindings)))
+           end),
   -- The window's runs that may go now, from the window's copy (no locks, no task_instances):
   -- joined to task_instances, a plan made while the table looked empty walked the queue's
   -- index and looked each run up by scanning the window whole (195 x 98 rows compared in a
-  -- ~20 ms claim, auto_explain).
+  -- ~20 ms claim, auto_explain). Membership is tested in hash tables (hashed subplans, built
+  -- once), whatever the planner thinks the CTEs hold.
   eligible as materialized (
     select q.row_id
       from queue_window q
-      join tasks t on t.id = q.task_id
-      join window_tasks wt on wt.task_id = q.task_id
-      left join task_load tl on tl.task_id = q.task_id
-     where (t.routing_strategy = ${BROADCAST} or coalesce(tl.active, 0) < t.max_parallel_runs)
-       and case
+     where case
              -- fanned out: waits for its own executor to have room
              when q.broadcast_executor_id <> 0
                then q.broadcast_executor_id in (select id from executor_room)
-             -- not yet fanned out: needs no room, only executors
-             when t.routing_strategy = ${BROADCAST} then wt.is_reachable
-             else wt.has_room
+             else q.task_id in (select task_id from dispatchable_tasks)
            end),
-  -- Locked by their row ids (a TID scan, whatever the statistics say), in queue order. A run
-  -- changed since the window was read is looked at as it now is: still waiting and due, or
-  -- left alone.
+  -- Locked by their row ids (a TID scan), in queue order. A run changed since the window was
+  -- read is looked at as it now is: still waiting and due, or left alone. \`status + 0\`: the
+  -- status test must not match the queue's partial index, or a plan made from stale statistics
+  -- reads the whole queue through it and compares every row with every row id (~140 ms).
   claimed as materialized (
     select i.id, i.priority, i.task_id, i.broadcast_executor_id
       from task_instances i
      where i.ctid = any (array(select row_id from eligible))
-       and i.status = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
+       and i.status + 0 = ${SCHEDULED} and (i.available_at is null or i.available_at <= now())
      order by i.priority desc, i.id
        for update of i skip locked
      limit least(v_claim_limit, coalesce((select slots from room_left), v_claim_limit))),
   claimed_runs as (
-    select c.id, c.priority, c.task_id, c.broadcast_executor_id, t.routing_strategy,
-           t.max_parallel_runs
-      from claimed c join tasks t on t.id = c.task_id),
+    select c.id, c.priority, c.task_id, c.broadcast_executor_id, wt.routing_strategy,
+           wt.max_parallel_runs
+      from claimed c join window_tasks wt on wt.task_id = c.task_id),
   window_end as (select priority, id from queue_window order by priority, id desc limit 1)
   select coalesce((select array_agg(id order by priority desc, id) from claimed_runs), '{}')
            as ids,
@@ -177,11 +191,16 @@ returns table (
   max_parallel_runs int, executor_id int, binding_id int, weight int, capacity int,
   name varchar, host varchar, executor_active int, task_active int, next_due_ms float8)
 language plpgsql volatile
--- Joins of the window's CTEs by hash, not by nested loops: a CTE is estimated at a row or two,
--- and a nested loop that scans one whole for every row of another is quadratic in the tasks of
--- a window (10,000 tasks due the same second: all started after 64.5 s with the claim below,
--- 5.1 s with this, herd bench, one run each). Lateral joins still loop: they have no other way.
+-- Plans made without trusting the statistics, which lag a burst (a kept plan is often made
+-- while task_instances was empty):
+-- - joins of CTEs by hash, not nested loops: a CTE is estimated at a row or two, and a loop that
+--   scans one whole for every row of another is quadratic in the tasks of a window (10,000 tasks
+--   due the same second: all started after 64.5 s; 5.1 s with this, herd bench). Lookups that
+--   must loop are lateral subqueries kept apart (\`offset 0\`);
+-- - no sequential scans: a plan made while the table was small read all of it to claim by row
+--   id, comparing every row with every id (~160 ms a window at 10,000 runs, auto_explain).
 set enable_nestloop = off
+set enable_seqscan = off
 as $function$
 #variable_conflict use_column
 declare
@@ -253,9 +272,12 @@ begin
          order by a.executor_id, a.task_id),
       by_executor as (
         select a.executor_id, count(*)::int as n from active a group by a.executor_id),
+      -- joined (by hash) to the tasks, not filtered by \`= any\` (every run compared with
+      -- every task: ~15 ms at a thousand of each)
       by_task as (
-        select a.task_id, count(*)::int as n from active a
-         where a.task_id = any(v_locked_task_ids) group by a.task_id)
+        select a.task_id, count(*)::int as n
+          from active a join unnest(v_locked_task_ids) as l(task_id) on l.task_id = a.task_id
+         group by a.task_id)
       select 'candidate'::text, null::bigint, t.id, null::int, null::text, null::int,
              c.executor_id, c.binding_id, c.weight, c.capacity, c.name, c.host,
              coalesce(be.n, 0), coalesce(bt.n, 0), null::float8
@@ -266,7 +288,10 @@ begin
             from task_bindings tb
             join executor_bindings eb on eb.id = tb.binding_id
             join executors e on e.id = eb.executor_id
-           where tb.task_id = t.id and e.is_enabled and e.is_online) c on true
+           where tb.task_id = t.id and e.is_enabled and e.is_online
+          -- kept a loop of index probes per task: flattened, it was joined by hash, reading
+          -- every task's bindings (80,000 at 10,000 tasks, ~140 ms a pass)
+          offset 0) c on true
         left join by_executor be on be.executor_id = c.executor_id;
   end if;
 
