@@ -29,6 +29,7 @@ import {
   logChunkProblem,
 } from './executor-report.validation.js';
 import type { HeartbeatBuffer } from './heartbeat-buffer.js';
+import { reportedAttempt } from './reported-attempt.sql.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 
 export const maxLogChunksPerCall = 500;
@@ -178,8 +179,10 @@ export class ExecutorReportService {
             `select r.id::text as id from unnest($1::bigint[]) as r(id)
               where not exists (
                 select 1 from task_instances t
-                 where t.id = r.id and t.executor_id = $2 and t.status in (${DISPATCHED}, ${RUNNING})
-                   and t.cancel_requested_at is null)`,
+                 -- by key, the rest a filter (why: reported-attempt.sql.ts)
+                 where t.id = r.id
+                   and case when t.executor_id = $2 and t.status in (${DISPATCHED}, ${RUNNING})
+                                 and t.cancel_requested_at is null then true end)`,
             [ids, executor.executorId],
             { prepare: true },
           );
@@ -290,7 +293,7 @@ class BatchApplication {
       em,
       `update task_instances t set acknowledged_at = coalesce(t.acknowledged_at, now())
          from unnest($1::bigint[], $2::int[]) as r(id, attempt)
-        where t.id = r.id and t.attempt = r.attempt and t.executor_id = $3
+        where ${reportedAttempt('$3')}
        returning t.id::text as id, t.attempt`,
       [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
       { prepare: true },
@@ -308,8 +311,7 @@ class BatchApplication {
             set status = ${RUNNING}, started_at = r.started_at,
                 acknowledged_at = coalesce(t.acknowledged_at, now()), updated_at = now()
            from unnest($1::bigint[], $2::int[], $3::timestamptz[]) as r(id, attempt, started_at)
-          where t.id = r.id and t.attempt = r.attempt and t.executor_id = $4
-            and t.status = ${DISPATCHED}
+          where ${reportedAttempt('$4', [DISPATCHED])}
       returning t.id, t.attempt)
        select id::text as id, attempt from changed`,
       [
@@ -335,7 +337,7 @@ class BatchApplication {
       em,
       `select r.id::text as id, r.attempt from unnest($1::bigint[], $2::int[]) as r(id, attempt)
         where exists (select 1 from task_instances t
-                       where t.id = r.id and t.attempt = r.attempt and t.executor_id = $3)
+                       where ${reportedAttempt('$3')})
            or exists (select 1 from task_instance_attempts a
                        where a.instance_id = r.id and a.attempt = r.attempt and a.executor_id = $3)`,
       [keys.map((k) => k.id), keys.map((k) => k.attempt), this.executorId],
@@ -422,8 +424,7 @@ class BatchApplication {
                 as r(id, attempt, status, exit_code, finished_at, duration_ms, result, status_reason,
                      started_at)
           -- UNKNOWN: the server lost track of this attempt, but its executor knows how it ended.
-          where t.id = r.id and t.attempt = r.attempt and t.executor_id = $9
-            and t.status in (${DISPATCHED}, ${RUNNING}, ${UNKNOWN})
+          where ${reportedAttempt('$9', [DISPATCHED, RUNNING, UNKNOWN])}
       returning t.id, t.attempt)
        -- A slot came free: the dispatchers are told only if a run waits for one (else every
        -- finish cost each of them an empty pass: a transaction and two lookups). The first
