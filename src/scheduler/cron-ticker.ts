@@ -230,7 +230,9 @@ export class CronTicker {
                 $1, $1
            from unnest($2::bigint[], $3::int[], $4::timestamptz[], $5::text[])
                   as f(id, task_id, scheduled_at, skip_reason)
-           join tasks t on t.id = f.task_id
+           -- each fire's task by its key: joined by hash, every batch read the whole tasks
+           -- table (~40 ms at 10,000 tasks, auto_explain)
+           cross join lateral (select * from tasks where id = f.task_id offset 0) t
          on conflict (task_id, scheduled_at, broadcast_executor_id) do nothing
          returning id)
        select id, pg_notify('${channels.instances}', id::text) from inserted
