@@ -29,7 +29,7 @@ import {
   logChunkProblem,
 } from './executor-report.validation.js';
 import type { HeartbeatBuffer } from './heartbeat-buffer.js';
-import { reportedAttempt } from './reported-attempt.sql.js';
+import { executorRunFilter, reportedAttempt } from './reported-attempt.sql.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 
 export const maxLogChunksPerCall = 500;
@@ -171,6 +171,11 @@ export class ExecutorReportService {
     );
     if (isGiven(input.load)) assertValidLoad('input.load', input.load);
     this.heartbeats.record(executor.executorId);
+    const isStillItsRun = executorRunFilter(
+      '$2',
+      [DISPATCHED, RUNNING],
+      't.cancel_requested_at is null',
+    );
     const abandoned =
       ids.length === 0
         ? []
@@ -179,10 +184,7 @@ export class ExecutorReportService {
             `select r.id::text as id from unnest($1::bigint[]) as r(id)
               where not exists (
                 select 1 from task_instances t
-                 -- by key, the rest a filter (why: reported-attempt.sql.ts)
-                 where t.id = r.id
-                   and case when t.executor_id = $2 and t.status in (${DISPATCHED}, ${RUNNING})
-                                 and t.cancel_requested_at is null then true end)`,
+                 where t.id = r.id and ${isStillItsRun})`,
             [ids, executor.executorId],
             { prepare: true },
           );
