@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadKeyRing } from './auth/signing-keys.js';
 import type { Config } from './config.js';
+import { ConnectionPoolWatch } from './database/connection-pool-watch.js';
 import { openDatabase } from './database/orm.js';
 import { HeartbeatBuffer } from './executor-protocol/heartbeat-buffer.js';
 import { NotificationBus } from './pubsub/notification-bus.js';
@@ -14,6 +15,12 @@ import type { Logger } from './shared/logger.js';
 import { acquireMachineIdLease } from './shared/machine-id-lease.js';
 import { SnowflakeGenerator } from './shared/snowflake.js';
 import { ensureInitialAdmin, type InitialAdmin } from './users/initial-admin.js';
+
+/**
+ * How long shutdown waits for database connections still checked out once requests are drained
+ * and the loops stopped: by then a holder is stuck, and the process must still exit.
+ */
+const poolCloseGraceMs = 5_000;
 
 export interface RunningApp {
   readonly url: string;
@@ -36,7 +43,9 @@ export async function startApp(
   logger: Logger,
 ): Promise<RunningApp> {
   const orm = await openDatabase(databaseUrl);
-  const stops: (() => Promise<void> | void)[] = [() => orm.close()];
+  const pool = await ConnectionPoolWatch.attach(orm, logger);
+  pool.start();
+  const stops: (() => Promise<void> | void)[] = [() => pool.close(poolCloseGraceMs)];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) {
       await Promise.resolve(stop()).catch((error: unknown) =>
