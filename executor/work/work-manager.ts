@@ -16,6 +16,13 @@ import type { JournalEntry, RunJournal } from './run-journal.js';
 
 /** How many finished runs are remembered to recognise a replayed assignment. */
 const rememberedFinishedRuns = 10_000;
+/**
+ * A run due within this long is not acknowledged ahead of its time: if it starts on time, its
+ * `started` report is the acknowledgement, as for a run that starts at once. Well under the
+ * server's shortest acknowledgement timeout (2 s), so the server does not dispatch it again
+ * meanwhile.
+ */
+const startsSoonMs = 1_000;
 
 export interface WorkManagerOptions {
   outbox: Outbox;
@@ -40,6 +47,8 @@ interface ActiveRun {
   cancelReason?: string;
   /** Set while the run waits for its `startAt` (outside the queue). */
   startTimer?: NodeJS.Timeout;
+  /** Due soon and not acknowledged: its `started` report will be, if it starts on time. */
+  isAcknowledgedByStart?: boolean;
 }
 
 /** How long until `assignment` may start (0: now). */
@@ -118,7 +127,8 @@ export class WorkManager {
     const entry: ActiveRun = { assignment, state: 'queued' };
     this.active.set(key, entry);
     this.options.logger.info('assignment accepted', { run: key, task: assignment.taskName });
-    if (waitBeforeStart(assignment) === 0 && this.hasRoomNow()) {
+    const waitMs = waitBeforeStart(assignment);
+    if (waitMs === 0 && this.hasRoomNow()) {
       // Starts at once: its `started` report (journaled first) is the acknowledgement, one
       // report and one database statement fewer per run. Until it is delivered the server may
       // replay the assignment, which is recognised as a duplicate.
@@ -126,7 +136,24 @@ export class WorkManager {
       this.startQueuedRuns();
       return;
     }
-    // Journal first: once the acknowledgement is delivered, the server stops replaying it.
+    if (waitMs > 0 && waitMs <= startsSoonMs) {
+      // A cron fire sent just ahead of its time (the server's lead, 500 ms by default): its
+      // timer is armed now. Journaling and acknowledging it first put two fsyncs between its
+      // arrival and its timer, and a fresh executor given a second's fires missed their time.
+      entry.isAcknowledgedByStart = true;
+      this.enqueueOnTime(key, entry);
+      return;
+    }
+    if (await this.acknowledgeWaiting(key, entry)) this.enqueueOnTime(key, entry);
+  }
+
+  /**
+   * Journals and acknowledges a run that cannot start now; false if it was cancelled meanwhile.
+   * Journal first: once the acknowledgement is delivered, the server stops replaying it.
+   */
+  private async acknowledgeWaiting(key: string, entry: ActiveRun): Promise<boolean> {
+    const { assignment } = entry;
+    const run: RunKey = { instanceId: assignment.instanceId, attempt: assignment.attempt };
     await this.options.journal
       .write({ assignment, startedAt: null })
       .catch((error: unknown) =>
@@ -136,9 +163,9 @@ export class WorkManager {
     if (this.active.get(key) !== entry) {
       // Cancelled meanwhile: its journal file may have been written after cancel() removed it.
       await this.options.journal.remove(run);
-      return;
+      return false;
     }
-    this.enqueueOnTime(key, entry);
+    return true;
   }
 
   /**
@@ -147,6 +174,18 @@ export class WorkManager {
    */
   private enqueueOnTime(key: string, entry: ActiveRun): void {
     const waitMs = waitBeforeStart(entry.assignment);
+    if (waitMs === 0 && entry.isAcknowledgedByStart && !this.hasRoomNow()) {
+      // Due, but it has to wait for room: acknowledged now, or the server sends it again.
+      entry.isAcknowledgedByStart = false;
+      this.acknowledgeWaiting(key, entry)
+        .then((isStillHere) => {
+          if (isStillHere) this.enqueueOnTime(key, entry);
+        })
+        .catch((error: unknown) =>
+          this.options.logger.error('cannot acknowledge a run', { run: key, error }),
+        );
+      return;
+    }
     if (waitMs === 0) {
       this.queue.push(key);
       this.startQueuedRuns();
@@ -209,7 +248,10 @@ export class WorkManager {
     return [...new Set([...this.active.values()].map(({ assignment }) => assignment.instanceId))];
   }
 
-  /** For shutdown: queued runs stay queued (and journaled, for the next start). */
+  /**
+   * For shutdown: queued runs stay queued (and journaled, for the next start). A run due soon
+   * that was never acknowledged is not journaled: the server sends it again to the next process.
+   */
   stopStartingRuns(): void {
     this.isStartingRuns = false;
     for (const entry of this.active.values()) {

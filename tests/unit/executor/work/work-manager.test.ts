@@ -216,9 +216,10 @@ describe('WorkManager', () => {
     expect(reports().map(describeReport)).not.toContain(`started ${queued.instanceId}`);
   });
 
-  it('starts a run sent ahead of its time (startAt) on that time, not before, acknowledged meanwhile', async () => {
+  it('starts a run sent well ahead of its time (startAt) on that time, not before, acknowledged meanwhile', async () => {
     const work = manager({ isDryRun: true });
-    const startAt = new Date(Date.now() + 400);
+    // More than a second ahead: a run due sooner is acknowledged by its start (next test).
+    const startAt = new Date(Date.now() + 1_300);
     const early = shellAssignment({ startAt: startAt.toISOString() });
     const now = shellAssignment();
     await work.accept(early);
@@ -232,6 +233,45 @@ describe('WorkManager', () => {
     const started = await reportMatching('started', (report) => report.input.instanceId === id);
     expect(new Date(started.input.startedAt).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
     await finishedOf(id);
+  });
+
+  it('starts a run due within a second on its time, acknowledged by its start alone', async () => {
+    const work = manager({ isDryRun: true });
+    const startAt = new Date(Date.now() + 300);
+    const soon = shellAssignment({ startAt: startAt.toISOString() });
+    await work.accept(soon);
+    // Waiting for its time, the run is here, journaled by nobody and acknowledged by nothing.
+    expect(work.activeInstanceIds()).toEqual([soon.instanceId]);
+    expect((await journal.entries()).map((entry) => entry.assignment.instanceId)).toEqual([]);
+    const started = await reportMatching('started', (r) => r.input.instanceId === soon.instanceId);
+    expect(new Date(started.input.startedAt).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+    await finishedOf(soon.instanceId);
+    expect(reports().map(describeReport)).toEqual([
+      `started ${soon.instanceId}`,
+      `finished ${soon.instanceId} FINISHED`,
+    ]);
+  });
+
+  it('acknowledges a run due soon that finds no room on its time, and starts it when room frees', async () => {
+    const work = manager({ capacity: 1 });
+    const busy = shellAssignment({ command: 'sleep 0.6' });
+    const soon = shellAssignment({
+      command: 'true',
+      startAt: new Date(Date.now() + 200).toISOString(),
+    });
+    await work.accept(busy);
+    await work.accept(soon);
+    await finishedOf(soon.instanceId);
+    const order = reports().map(describeReport);
+    // Acknowledged once due and waiting for room (else the server would send it again), and
+    // started only after the run that held the room.
+    expect(order.indexOf(`ack ${soon.instanceId}`)).toBeGreaterThan(-1);
+    expect(order.indexOf(`ack ${soon.instanceId}`)).toBeLessThan(
+      order.indexOf(`finished ${busy.instanceId} FINISHED`),
+    );
+    expect(order.indexOf(`started ${soon.instanceId}`)).toBeGreaterThan(
+      order.indexOf(`finished ${busy.instanceId} FINISHED`),
+    );
   });
 
   it('cancels a run that waits for its startAt: it never starts', async () => {
