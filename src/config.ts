@@ -45,7 +45,7 @@ export interface Config {
   readonly misfireThresholdSeconds: number;
   /**
    * Cron fires are made and dispatched this long before their time, and started on it by their
-   * executor (`GRAPHCRON_CRON_LEAD_MS`, default 500; 0 makes them at their time).
+   * executor (`GRAPHCRON_CRON_LEAD_MS`, default 1,000; 0 makes them at their time).
    */
   readonly cronLeadMs: number;
   /** An assignment its executor has not acknowledged within this is dispatched again. */
@@ -94,7 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env.GRAPHCRON_LOG_LEVEL),
     cronTicker: flag(env, 'GRAPHCRON_CRON_TICKER', true),
     misfireThresholdSeconds: integer(env, 'GRAPHCRON_MISFIRE_THRESHOLD_SECONDS', 5, 1, 86_400),
-    cronLeadMs: integer(env, 'GRAPHCRON_CRON_LEAD_MS', 500, 0, 10_000),
+    cronLeadMs: integer(env, 'GRAPHCRON_CRON_LEAD_MS', 1_000, 0, 10_000),
     assignmentAckTimeoutSeconds: integer(
       env,
       'GRAPHCRON_ASSIGNMENT_ACK_TIMEOUT_SECONDS',
