@@ -137,7 +137,7 @@ export class WorkManager {
       return;
     }
     if (waitMs > 0 && waitMs <= startsSoonMs) {
-      // A cron fire sent just ahead of its time (the server's lead, 500 ms by default): its
+      // A cron fire sent just ahead of its time (the server's lead, 1 s by default): its
       // timer is armed now. Journaling and acknowledging it first put two fsyncs between its
       // arrival and its timer, and a fresh executor given a second's fires missed their time.
       entry.isAcknowledgedByStart = true;
