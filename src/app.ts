@@ -43,9 +43,9 @@ export async function startApp(
   logger: Logger,
 ): Promise<RunningApp> {
   const orm = await openDatabase(databaseUrl);
-  const pool = await ConnectionPoolWatch.attach(orm, logger);
-  pool.start();
-  const stops: (() => Promise<void> | void)[] = [() => pool.close(poolCloseGraceMs)];
+  const poolWatch = await ConnectionPoolWatch.attach(orm, logger);
+  poolWatch.start();
+  const stops: (() => Promise<void> | void)[] = [() => poolWatch.close(poolCloseGraceMs)];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) {
       await Promise.resolve(stop()).catch((error: unknown) =>

@@ -47,7 +47,11 @@ interface ActiveRun {
   cancelReason?: string;
   /** Set while the run waits for its `startAt` (outside the queue). */
   startTimer?: NodeJS.Timeout;
-  /** Due soon and not acknowledged: its `started` report will be, if it starts on time. */
+  /**
+   * Not acknowledged: its `started` report (journaled first) will be, if it finds room on its
+   * time; one report and one database statement fewer per run. Until that is delivered the
+   * server may replay the assignment, which is recognised as a duplicate.
+   */
   isAcknowledgedByStart?: boolean;
 }
 
@@ -94,7 +98,7 @@ export class WorkManager {
         this.options.logger.info('resuming a run accepted before a restart', { run: key });
         const entry: ActiveRun = { assignment, state: 'queued' };
         this.active.set(key, entry);
-        this.enqueueOnTime(key, entry);
+        await this.enqueueOnTime(key, entry);
         continue;
       }
       this.options.logger.warn('a run was in progress when the executor stopped', { run: key });
@@ -127,24 +131,16 @@ export class WorkManager {
     const entry: ActiveRun = { assignment, state: 'queued' };
     this.active.set(key, entry);
     this.options.logger.info('assignment accepted', { run: key, task: assignment.taskName });
-    const waitMs = waitBeforeStart(assignment);
-    if (waitMs === 0 && this.hasRoomNow()) {
-      // Starts at once: its `started` report (journaled first) is the acknowledgement, one
-      // report and one database statement fewer per run. Until it is delivered the server may
-      // replay the assignment, which is recognised as a duplicate.
-      this.queue.push(key);
-      this.startQueuedRuns();
-      return;
-    }
-    if (waitMs > 0 && waitMs <= startsSoonMs) {
-      // A cron fire sent just ahead of its time (the server's lead, 1 s by default): its
-      // timer is armed now. Journaling and acknowledging it first put two fsyncs between its
-      // arrival and its timer, and a fresh executor given a second's fires missed their time.
+    if (waitBeforeStart(assignment) <= startsSoonMs) {
+      // Due now, or soon (a cron fire sent just ahead of its time, the server's lead: 1 s by
+      // default): no journal write and acknowledgement first. For a fire they put two fsyncs
+      // between its arrival and its timer, and a fresh executor given a second's fires missed
+      // their time.
       entry.isAcknowledgedByStart = true;
-      this.enqueueOnTime(key, entry);
+      await this.enqueueOnTime(key, entry);
       return;
     }
-    if (await this.acknowledgeWaiting(key, entry)) this.enqueueOnTime(key, entry);
+    if (await this.acknowledgeWaiting(key, entry)) await this.enqueueOnTime(key, entry);
   }
 
   /**
@@ -172,31 +168,27 @@ export class WorkManager {
    * Queues a run now, or at its `startAt` (a cron fire the server sent ahead of its time): it
    * waits outside the queue, so runs due now are not held behind it.
    */
-  private enqueueOnTime(key: string, entry: ActiveRun): void {
+  private async enqueueOnTime(key: string, entry: ActiveRun): Promise<void> {
     const waitMs = waitBeforeStart(entry.assignment);
-    if (waitMs === 0 && entry.isAcknowledgedByStart && !this.hasRoomNow()) {
-      // Due, but it has to wait for room: acknowledged now, or the server sends it again.
-      entry.isAcknowledgedByStart = false;
-      this.acknowledgeWaiting(key, entry)
-        .then((isStillHere) => {
-          if (isStillHere) this.enqueueOnTime(key, entry);
-        })
-        .catch((error: unknown) =>
+    if (waitMs > 0) {
+      entry.startTimer = setTimeout(() => {
+        entry.startTimer = undefined;
+        // Looked at again, not queued outright: timers keep a monotonic clock and may fire a
+        // millisecond before the wall clock's startAt (then it is re-armed; never started early).
+        if (this.active.get(key) !== entry) return;
+        this.enqueueOnTime(key, entry).catch((error: unknown) =>
           this.options.logger.error('cannot acknowledge a run', { run: key, error }),
         );
+      }, waitMs);
       return;
     }
-    if (waitMs === 0) {
-      this.queue.push(key);
-      this.startQueuedRuns();
-      return;
+    if (entry.isAcknowledgedByStart && !this.hasRoomNow()) {
+      // It has to wait for room: acknowledged now, or the server sends it again.
+      entry.isAcknowledgedByStart = false;
+      if (!(await this.acknowledgeWaiting(key, entry))) return;
     }
-    entry.startTimer = setTimeout(() => {
-      entry.startTimer = undefined;
-      // Looked at again, not queued outright: timers keep a monotonic clock and may fire a
-      // millisecond before the wall clock's startAt (then it is re-armed; never started early).
-      if (this.active.get(key) === entry) this.enqueueOnTime(key, entry);
-    }, waitMs);
+    this.queue.push(key);
+    this.startQueuedRuns();
   }
 
   /** Stops a run (queued or running); it is reported MANUAL_CANCELLATION. */
