@@ -12,6 +12,8 @@ interface Column {
   column: string;
   /** How the value read is made the property's; `em` is the caller's (for references). */
   convert: (value: unknown, em: EntityManager) => unknown;
+  /** Converted when first read, not when the entity is made (see below). */
+  isLazy: boolean;
 }
 
 /** Per entity class: the same for every caller, so it holds nothing of one caller's. */
@@ -38,11 +40,43 @@ export function entitiesFromRows<Entity extends object>(
     // Library boundary: an instance of the entity class without its constructor, as MikroORM
     // makes them; every property is set below.
     const entity = Object.create(entityClass.prototype as object) as Record<string, unknown>;
-    for (const { property, column, convert } of columns) {
+    for (const { property, column, convert, isLazy } of columns) {
       const value = values[column];
-      entity[property] = value === null || value === undefined ? value : convert(value, em);
+      if (value === null || value === undefined) entity[property] = value;
+      else if (isLazy) defineOnFirstRead(entity, property, () => convert(value, em));
+      else entity[property] = convert(value, em);
     }
     return entity as Entity;
+  });
+}
+
+/**
+ * A reference made by `em.getReference` on first read. Making it registers an entity in the
+ * caller's identity map, ~0.17 ms of server CPU per `runTask` call (4% of the server at 300
+ * calls a second), for a field that a mutation answering `{ id }` never reads.
+ */
+function defineOnFirstRead(
+  entity: Record<string, unknown>,
+  property: string,
+  make: () => unknown,
+): void {
+  const settle = (value: unknown): void => {
+    Object.defineProperty(entity, property, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  };
+  Object.defineProperty(entity, property, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = make();
+      settle(value);
+      return value;
+    },
+    set: settle,
   });
 }
 
@@ -63,13 +97,13 @@ function layoutOf(em: EntityManager, entityClass: EntityClass<object>): Column[]
           : customType
             ? (value: unknown) => customType.convertToJSValue(value, platform)
             : (value: unknown) => value;
-      return [{ property: prop.name, column, convert }];
+      return [{ property: prop.name, column, convert, isLazy: false }];
     }
     if (prop.kind === ReferenceKind.MANY_TO_ONE && prop.fieldNames.length === 1) {
       const target = prop.targetMeta!.class;
       // In the identity map of the caller's context (a request's), not of the first caller's.
       const convert = (id: unknown, callerEm: EntityManager) => callerEm.getReference(target, id);
-      return [{ property: prop.name, column, convert }];
+      return [{ property: prop.name, column, convert, isLazy: true }];
     }
     throw new Error(`${meta.className}.${prop.name}: ${prop.kind} is not read from a row`);
   });

@@ -69,5 +69,13 @@ describe('entities from rows', () => {
     const later = em.fork();
     const [again] = entitiesFromRows(later, TaskInstance, [rows[0]!]);
     expect(again!.task).toBe(later.getReference(Task, Number(http.id)));
+    // ...made when first read: a caller that only answers the run's id makes none.
+    const unread = em.fork();
+    const [run] = entitiesFromRows(unread, TaskInstance, [rows[0]!]);
+    expect(unread.getUnitOfWork().getIdentityMap().values()).toHaveLength(0);
+    expect(run!.task?.id).toBe(Number(http.id));
+    expect(unread.getUnitOfWork().getIdentityMap().values()).toHaveLength(1);
+    run!.task = null;
+    expect(run!.task).toBeNull();
   });
 });
