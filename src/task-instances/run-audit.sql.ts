@@ -37,9 +37,8 @@ export function newRunAuditChangesSql(i: string): string {
        'retryMaxIntervalSeconds', ${i}.retry_max_interval_seconds,
        'maxParallelRuns', ${i}.max_parallel_runs, 'priority', ${i}.priority, 'tag', ${i}.tag,
        'trigger', ${i}.trigger,
-       'scheduledAt', to_char(${i}.scheduled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-       'dispatchDeadline',
-         to_char(${i}.dispatch_deadline at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       'scheduledAt', ${isoInstantSql(`${i}.scheduled_at`)},
+       'dispatchDeadline', ${isoInstantSql(`${i}.dispatch_deadline`)},
        'status', case ${i}.status ${Object.entries(TaskInstanceStatus)
          .filter(([, code]) => typeof code === 'number')
          .map(([name, code]) => `when ${code} then '${name}'`)
@@ -48,4 +47,24 @@ export function newRunAuditChangesSql(i: string): string {
        'retryCount', ${i}.retry_count, 'exitCode', ${i}.exit_code,
        'executorId', ${i}.executor_id)) as s
     where s.value <> 'null'::jsonb)`;
+}
+
+/**
+ * The members of `newRunAuditChangesSql` that two runs of an unchanged task do not share: its
+ * instants (those not null), as a jsonb object.
+ */
+export const runAuditInstantFields = ['scheduledAt', 'dispatchDeadline'] as const;
+
+/** `newRunAuditChangesSql` limited to `runAuditInstantFields`. */
+export function newRunInstantChangesSql(i: string): string {
+  const member = (name: (typeof runAuditInstantFields)[number], column: string): string =>
+    `case when ${i}.${column} is null then '{}'::jsonb
+          else jsonb_build_object('${name}',
+                 jsonb_build_object('before', null, 'after', ${isoInstantSql(`${i}.${column}`)})) end`;
+  return `(${member('scheduledAt', 'scheduled_at')} || ${member('dispatchDeadline', 'dispatch_deadline')})`;
+}
+
+/** An instant as an ISO string with milliseconds, as a Date's JSON is. */
+function isoInstantSql(instant: string): string {
+  return `to_char(${instant} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }

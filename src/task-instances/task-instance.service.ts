@@ -33,7 +33,12 @@ import {
   taskSnapshotColumns,
   taskSnapshotValues,
 } from './task-snapshot.sql.js';
-import { newRunAuditChangesSql } from './run-audit.sql.js';
+import { RunAuditCache } from './run-audit-cache.js';
+import {
+  newRunAuditChangesSql,
+  newRunInstantChangesSql,
+  runAuditInstantFields,
+} from './run-audit.sql.js';
 
 export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
   return {
@@ -176,7 +181,7 @@ function withFieldPrefix<T>(prefix: string, build: () => T): T {
  * prepared statements' cache would otherwise hash at every call).
  */
 const runOneAtOnceSql = `with locked as materialized (
-     select * from tasks
+     select *, xmin::text as row_version from tasks
       where id = $1::bigint and overlap_policy <> '${OverlapPolicy.SKIP}'
         and ($2::boolean or owner_id = $3::bigint)
         for update),
@@ -192,9 +197,11 @@ const runOneAtOnceSql = `with locked as materialized (
      insert into audit_entries
        (actor_id, actor_name, action, entity_type, entity_id, changes, request_id, created_at)
      select $5::bigint, $6::text, 'runTask', 'TaskInstance', i.id::text,
-            ${newRunAuditChangesSql('i')}, $7::text, now()
-       from inserted i)
-   select * from inserted`;
+            case when l.row_version = $8::text then $9::jsonb || ${newRunInstantChangesSql('i')}
+                 else ${newRunAuditChangesSql('i')} end,
+            $7::text, now()
+       from inserted i cross join locked l)
+   select inserted.*, (select row_version from locked) as task_row_version from inserted`;
 
 /** Rules and transactions for TaskInstance. */
 export class TaskInstanceService {
@@ -203,6 +210,9 @@ export class TaskInstanceService {
     EntityManager,
     TickBatcher<string, TaskInstanceAttempt[]>
   >();
+
+  /** The audit changes of `runTask` runs, per task version (see RunAuditCache). */
+  private readonly runAudits = new RunAuditCache();
 
   constructor(private readonly ids: SnowflakeGenerator) {}
 
@@ -398,7 +408,8 @@ export class TaskInstanceService {
   ): Promise<TaskInstance | null> {
     // assertOwnerOrAdmin's rule, applied by the statement.
     const changeable = changeableOwners(principal);
-    const [row] = await query<EntityDictionary<TaskInstance>>(
+    const audit = this.runAudits.get(taskId);
+    const [row] = await query<EntityDictionary<TaskInstance> & { task_row_version: string }>(
       ctx.em,
       runOneAtOnceSql,
       [
@@ -409,10 +420,20 @@ export class TaskInstanceService {
         principal.userId,
         principal.username,
         ctx.requestId,
+        audit?.version ?? null,
+        audit?.changes ?? null,
       ],
       { prepare: true },
     );
-    return row ? entitiesFromRows(ctx.em, TaskInstance, [row])[0]! : null;
+    if (!row) return null;
+    const [instance] = entitiesFromRows(ctx.em, TaskInstance, [row]);
+    if (row.task_row_version !== audit?.version) {
+      // The statement made the changes itself: the same, made here for the next run.
+      const changes = diff(null, taskInstanceSnapshot(instance!));
+      for (const field of runAuditInstantFields) delete changes[field];
+      this.runAudits.set(taskId, row.task_row_version, changes);
+    }
+    return instance!;
   }
 
   /** Deletes a run that is over, with its logs. A run of a deleted task: admins only. */

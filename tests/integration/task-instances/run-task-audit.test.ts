@@ -3,6 +3,7 @@ import {
   CreateTaskDocument,
   RunTaskDocument,
   RunTasksDocument,
+  UpdateTaskDocument,
   type CreateTaskInput,
 } from '../../generated/graphql.js';
 import type { GraphqlClient } from '../../helpers/graphql-client.js';
@@ -62,6 +63,41 @@ describe('the audit entry of a run', () => {
     });
     expect(JSON.stringify(single.changes)).not.toContain('s3cret');
     expect(single.changes.status).toEqual({ before: null, after: 'SCHEDULED' });
+  });
+
+  it('is the same for the next runs of a task, and follows the task when it changes', async () => {
+    const { createTask } = await admin.data(CreateTaskDocument, {
+      input: httpTaskWithEveryField('audited again'),
+    });
+    /** The changes of a new runTask run, and the run's dispatch deadline as stored. */
+    const runAudit = async () => {
+      const { runTask } = await admin.data(RunTaskDocument, { id: createTask.id });
+      const [entry] = await auditEntries(server, 'TaskInstance', runTask.id);
+      const [row] = await sql<{ deadline: string }>(
+        server,
+        `select to_char(dispatch_deadline at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+           as deadline from task_instances where id = ?`,
+        [runTask.id],
+      );
+      return { changes: entry!.changes, deadline: row!.deadline };
+    };
+    // The first run's changes are made by the statement, the next ones' are given to it.
+    const first = await runAudit();
+    const second = await runAudit();
+    expect(withoutDeadline(second.changes)).toEqual(withoutDeadline(first.changes));
+    expect(second.changes.dispatchDeadline).toEqual({ before: null, after: second.deadline });
+    expect(Object.keys(second.changes).sort()).toEqual(Object.keys(first.changes).sort());
+
+    await admin.data(UpdateTaskDocument, {
+      id: createTask.id,
+      input: { name: 'audited again, renamed', maxWaitSeconds: null, priority: 7 },
+    });
+    const third = await runAudit();
+    expect(third.changes.taskName).toEqual({ before: null, after: 'audited again, renamed' });
+    expect(third.changes.priority).toEqual({ before: null, after: 7 });
+    expect(third.changes.dispatchDeadline).toBeUndefined();
+    const fourth = await runAudit();
+    expect(fourth.changes).toEqual(third.changes);
   });
 
   it('is the same for a SHELL task with no environment and no deadline', async () => {
