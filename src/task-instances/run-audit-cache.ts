@@ -5,11 +5,12 @@ const maxTasks = 10_000;
 
 /**
  * The audit changes of a `runTask` run without its instants (`runAuditInstantFields`), per
- * task, with the version of the task row they were made from (its `xmin`, which any update of
- * the row changes). Two runs of an unchanged task have the same snapshot, so the statement that
- * creates a run takes these as they are when the locked row is still that version, and makes
- * them again otherwise: making them in SQL was ~300 µs of PostgreSQL's CPU per `runTask` call
- * (backend CPU 840-890 µs per statement, ~540-600 µs with the changes given), a third of it.
+ * task, with the version of the task row they were made from: a digest of the whole row as
+ * text. Two runs of an unchanged task have the same snapshot, so the statement that creates a
+ * run takes these as they are when the locked row still has that digest, and makes them again
+ * otherwise: making them in SQL was ~300 µs of PostgreSQL's CPU per `runTask` call (backend CPU
+ * 840-890 µs per statement, ~540-600 µs with the changes given), a third of it. A digest of
+ * the content rather than the row's `xmin`: transaction ids wrap around.
  */
 export class RunAuditCache {
   private readonly byTask = new Map<number, { version: string; changes: string }>();

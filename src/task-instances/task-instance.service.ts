@@ -181,7 +181,7 @@ function withFieldPrefix<T>(prefix: string, build: () => T): T {
  * prepared statements' cache would otherwise hash at every call).
  */
 const runOneAtOnceSql = `with locked as materialized (
-     select *, xmin::text as row_version from tasks
+     select *, encode(sha256(convert_to(tasks::text, 'UTF8')), 'hex') as row_version from tasks
       where id = $1::bigint and overlap_policy <> '${OverlapPolicy.SKIP}'
         and ($2::boolean or owner_id = $3::bigint)
         for update),
