@@ -1,5 +1,8 @@
 import { TaskInstanceStatus } from './task-instance-status.js';
 
+/** The instants of a run's audit changes, by field, with their columns. */
+const runAuditInstants = { scheduledAt: 'scheduled_at', dispatchDeadline: 'dispatch_deadline' };
+
 /** `[REDACTED sha256:…]` of a text value, as `fingerprint` in task-spec.audit.ts makes it. */
 function fingerprintSql(value: string): string {
   return `'[REDACTED sha256:' || left(encode(sha256(convert_to(${value}, 'UTF8')), 'hex'), 12) || ']'`;
@@ -37,8 +40,9 @@ export function newRunAuditChangesSql(i: string): string {
        'retryMaxIntervalSeconds', ${i}.retry_max_interval_seconds,
        'maxParallelRuns', ${i}.max_parallel_runs, 'priority', ${i}.priority, 'tag', ${i}.tag,
        'trigger', ${i}.trigger,
-       'scheduledAt', ${isoInstantSql(`${i}.scheduled_at`)},
-       'dispatchDeadline', ${isoInstantSql(`${i}.dispatch_deadline`)},
+       ${instantMembers(i)
+         .map(([name, value]) => `'${name}', ${value}`)
+         .join(', ')},
        'status', case ${i}.status ${Object.entries(TaskInstanceStatus)
          .filter(([, code]) => typeof code === 'number')
          .map(([name, code]) => `when ${code} then '${name}'`)
@@ -50,21 +54,25 @@ export function newRunAuditChangesSql(i: string): string {
 }
 
 /**
- * The members of `newRunAuditChangesSql` that two runs of an unchanged task do not share: its
- * instants (those not null), as a jsonb object.
+ * The fields of `newRunAuditChangesSql` that two runs of an unchanged task do not share: its
+ * instants.
  */
-export const runAuditInstantFields = ['scheduledAt', 'dispatchDeadline'] as const;
+export const runAuditInstantFields = Object.keys(runAuditInstants);
 
-/** `newRunAuditChangesSql` limited to `runAuditInstantFields`. */
+/** `newRunAuditChangesSql` limited to `runAuditInstantFields` (those not null), as jsonb. */
 export function newRunInstantChangesSql(i: string): string {
-  const member = (name: (typeof runAuditInstantFields)[number], column: string): string =>
-    `case when ${i}.${column} is null then '{}'::jsonb
-          else jsonb_build_object('${name}',
-                 jsonb_build_object('before', null, 'after', ${isoInstantSql(`${i}.${column}`)})) end`;
-  return `(${member('scheduledAt', 'scheduled_at')} || ${member('dispatchDeadline', 'dispatch_deadline')})`;
+  const members = instantMembers(i).map(
+    ([name, value]) =>
+      `case when ${value} is null then '{}'::jsonb
+            else jsonb_build_object('${name}', jsonb_build_object('before', null, 'after', ${value})) end`,
+  );
+  return `(${members.join(' || ')})`;
 }
 
-/** An instant as an ISO string with milliseconds, as a Date's JSON is. */
-function isoInstantSql(instant: string): string {
-  return `to_char(${instant} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** Each instant of row `i` as an ISO string with milliseconds, as a Date's JSON is. */
+function instantMembers(i: string): [name: string, value: string][] {
+  return Object.entries(runAuditInstants).map(([name, column]) => [
+    name,
+    `to_char(${i}.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  ]);
 }

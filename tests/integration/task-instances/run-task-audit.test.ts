@@ -33,14 +33,18 @@ describe('the audit entry of a run', () => {
     });
     const [single] = await auditEntries(server, 'TaskInstance', runTask.id);
     const [batched] = await auditEntries(server, 'TaskInstance', runTasks[0]!.id);
+    return { single: single!, batched: batched!, deadline: await deadlineOf(runTask.id) };
+  }
+
+  /** A run's dispatch deadline as stored, to the millisecond. */
+  async function deadlineOf(runId: string): Promise<Date | null> {
     const [row] = await sql<{ deadline_ms: string | null }>(
       server,
       'select floor(extract(epoch from dispatch_deadline) * 1000)::bigint as deadline_ms ' +
         'from task_instances where id = ?',
-      [runTask.id],
+      [runId],
     );
-    const deadline = row!.deadline_ms === null ? null : new Date(Number(row!.deadline_ms));
-    return { single: single!, batched: batched!, deadline };
+    return row!.deadline_ms === null ? null : new Date(Number(row!.deadline_ms));
   }
 
   const withoutDeadline = (changes: Record<string, unknown>) => {
@@ -73,13 +77,7 @@ describe('the audit entry of a run', () => {
     const runAudit = async () => {
       const { runTask } = await admin.data(RunTaskDocument, { id: createTask.id });
       const [entry] = await auditEntries(server, 'TaskInstance', runTask.id);
-      const [row] = await sql<{ deadline: string }>(
-        server,
-        `select to_char(dispatch_deadline at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-           as deadline from task_instances where id = ?`,
-        [runTask.id],
-      );
-      return { changes: entry!.changes, deadline: row!.deadline };
+      return { changes: entry!.changes, deadline: (await deadlineOf(runTask.id))?.toISOString() };
     };
     // The first run's changes are made by the statement, the next ones' are given to it.
     const first = await runAudit();
