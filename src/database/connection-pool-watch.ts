@@ -26,6 +26,7 @@ const defaultOptions: ConnectionPoolWatchOptions = {
 export class ConnectionPoolWatch {
   /** Checked-out connections, with when each was taken. */
   private readonly checkedOut = new Map<pg.PoolClient, number>();
+  /** Checkouts already reported: each checkout once (a connection given back is forgotten). */
   private readonly reported = new WeakSet<pg.PoolClient>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -36,7 +37,11 @@ export class ConnectionPoolWatch {
     pool: pg.Pool,
   ) {
     pool.on('acquire', (client) => this.checkedOut.set(client, Date.now()));
-    pool.on('release', (_error, client) => this.checkedOut.delete(client));
+    pool.on('release', (_error, client) => {
+      this.checkedOut.delete(client);
+      // The same connection held too long again, on a later checkout, is a new leak.
+      this.reported.delete(client);
+    });
   }
 
   static async attach(

@@ -87,6 +87,18 @@ describe('ConnectionPoolWatch', () => {
     client.release();
   });
 
+  it('reports a connection again when a later checkout of it is held too long', async () => {
+    const first = await checkOut();
+    expect((await logger.next('warn')).fields.count).toBe(1);
+    first.release();
+    // The pool hands out its one idle connection: the same client, checked out anew.
+    const second = await checkOut();
+    expect(second).toBe(first);
+    expect((await logger.next('warn')).fields.count).toBe(1);
+    expect(logger.lines.filter((line) => line.level === 'warn')).toHaveLength(2);
+    second.release();
+  });
+
   it('does not report connections given back in time', async () => {
     for (let i = 0; i < 5; i++) (await checkOut()).release();
     await new Promise((resolve) => setTimeout(resolve, 200));
