@@ -1,4 +1,5 @@
 import type { BenchPostgres } from '../support/postgres.js';
+import { machineBusyMs } from '../support/process-stats.js';
 import { summarizeLatency, type LatencySummary } from '../support/stats.js';
 import { createBenchTasks } from '../support/tasks.js';
 import { startGraphcronStack, status } from './graphcron-stack.js';
@@ -24,6 +25,28 @@ export interface LatencyResult extends LatencySummary {
   /** Where the time goes: committed → dispatched (database clock), dispatched → started. */
   commitToDispatchP50Ms: number;
   dispatchToStartP50Ms: number;
+  /**
+   * CPU per run in ms, from the rate's first call until every run has finished: the server, the
+   * executors together, this bench process, and the rest of the machine (PostgreSQL, mostly,
+   * with its background work such as autovacuum; also the kernel's own threads). Each run comes
+   * alone at these rates, so this is what an unbatched run costs, where the throughput
+   * workload's figures are for batches.
+   */
+  cpuMsPerRun: CpuPerRun;
+}
+
+interface CpuPerRun {
+  server: number;
+  executors: number;
+  bench: number;
+  rest: number;
+}
+
+interface CpuCounters {
+  server: number;
+  executors: number;
+  bench: number;
+  machine: number;
 }
 
 /**
@@ -63,7 +86,17 @@ export async function graphcronLatency(
       );
       await waitUntilIdle(stack);
     }
+    const cpuCounters = (): CpuCounters => {
+      const { user, system } = process.cpuUsage();
+      return {
+        server: stack.serverCpuMs(),
+        executors: stack.executorsCpuMs(),
+        bench: (user + system) / 1000,
+        machine: machineBusyMs(),
+      };
+    };
     for (const rate of options.rates) {
+      const cpuBefore = cpuCounters();
       const sent = await runAtRate(stack.graphql, taskIds, rate, options.durationSeconds);
       const ids = sent.map((run) => run.id);
       await stack.db.waitFor(
@@ -91,7 +124,7 @@ export async function graphcronLatency(
         (Math.max(...sent.map((run) => run.committedAt)) -
           Math.min(...sent.map((run) => run.sentAt))) /
         1000;
-      results.push({
+      const result = {
         ratePerSecond: rate,
         achievedPerSecond: Math.round(sent.length / spanSeconds),
         ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
@@ -103,14 +136,26 @@ export async function graphcronLatency(
         dispatchToStartP50Ms: summarizeLatency(
           sent.map((run) => startedAt.get(run.id)! - dispatchedAt.get(run.id)!),
         ).p50Ms,
-      });
-      // Let the next rate start from an idle system.
+      };
+      // Also lets the next rate start from an idle system.
       await waitUntilIdle(stack);
+      results.push({ ...result, cpuMsPerRun: cpuPerRun(cpuBefore, cpuCounters(), sent.length) });
     }
     return results;
   } finally {
     await stack.stop();
   }
+}
+
+function cpuPerRun(before: CpuCounters, after: CpuCounters, runs: number): CpuPerRun {
+  const used = (key: keyof CpuCounters): number => after[key] - before[key];
+  const perRun = (ms: number): number => Math.round((ms / runs) * 100) / 100;
+  return {
+    server: perRun(used('server')),
+    executors: perRun(used('executors')),
+    bench: perRun(used('bench')),
+    rest: perRun(used('machine') - used('server') - used('executors') - used('bench')),
+  };
 }
 
 /** Resolves once every run has finished. */
