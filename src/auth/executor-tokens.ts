@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { decodeJwt, errors, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../shared/app-error.js';
+import { BoundedMap } from '../shared/bounded-map.js';
 import type { ExecutorPrincipal } from './executor-principal.js';
 
 export const executorAudience = 'graphcron-executor';
@@ -81,8 +82,7 @@ export async function verifyExecutorToken(
 }
 
 /** Parsed executor keys by PEM: every report and heartbeat verifies a token. */
-const parsedKeys = new Map<string, KeyObject>();
-const maxParsedKeys = 10_000;
+const parsedKeys = new BoundedMap<string, KeyObject>(10_000);
 
 /**
  * Parsing a PEM key costs more than verifying a signature with it. Keyed by the PEM itself, so
@@ -92,7 +92,6 @@ function publicKeyOf(pem: string): KeyObject {
   let key = parsedKeys.get(pem);
   if (!key) {
     key = createPublicKey(pem);
-    if (parsedKeys.size >= maxParsedKeys) parsedKeys.delete(parsedKeys.keys().next().value!);
     parsedKeys.set(pem, key);
   }
   return key;

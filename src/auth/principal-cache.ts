@@ -1,5 +1,6 @@
 import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
+import { BoundedMap } from '../shared/bounded-map.js';
 import type { Principal } from './principal.js';
 
 /** Most credentials remembered; the oldest is forgotten first. */
@@ -23,7 +24,7 @@ interface Entry {
  * in the database by hand, goes unnoticed. Only answers that let a caller in are remembered.
  */
 export class PrincipalCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new BoundedMap<string, Entry>(maxRememberedCredentials);
   /**
    * Moves on with every forgetting: a lookup that began before it may have read the database
    * before the change and must not be remembered (`resolve` checks).
@@ -58,9 +59,6 @@ export class PrincipalCache {
     const generation = this.generation;
     const { principal, expiresAtMs } = await lookUp();
     if (this.ttlMs > 0 && generation === this.generation) {
-      if (this.entries.size >= maxRememberedCredentials) {
-        this.entries.delete(this.entries.keys().next().value!);
-      }
       this.entries.set(key, {
         principal,
         expiresAtMs: Math.min(Date.now() + this.ttlMs, expiresAtMs ?? Infinity),

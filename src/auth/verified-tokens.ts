@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../shared/bounded-map.js';
 
 /** Most tokens remembered; the oldest is forgotten first. */
 const maxRememberedTokens = 10_000;
@@ -11,7 +12,9 @@ const maxRememberedTokens = 10_000;
  * checks against the database (the session behind the token) it still checks every time.
  */
 export class VerifiedTokens<T> {
-  private readonly entries = new Map<string, { value: T; expiresAtMs: number }>();
+  private readonly entries = new BoundedMap<string, { value: T; expiresAtMs: number }>(
+    maxRememberedTokens,
+  );
 
   /** What `remember` stored for `token`, unless it has expired since. */
   get(token: string): T | undefined {
@@ -24,9 +27,6 @@ export class VerifiedTokens<T> {
   }
 
   remember(token: string, value: T, expiresAtMs: number): void {
-    if (this.entries.size >= maxRememberedTokens) {
-      this.entries.delete(this.entries.keys().next().value!);
-    }
     this.entries.set(digest(token), { value, expiresAtMs });
   }
 }

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { ValidationError } from '../shared/app-error.js';
+import { BoundedMap } from '../shared/bounded-map.js';
 import { instantOf, wallClockOf } from './wall-clock.js';
 
 /** The `cron_expression` column's width. */
@@ -160,9 +161,8 @@ function computePreviousFireTimes(
   return times;
 }
 
-/** Results of the last evaluations, oldest first (a Map keeps insertion order). */
-const recentResults = new Map<string, readonly number[]>();
-const rememberedResults = 10_000;
+/** Results of the last evaluations, at most 10,000. */
+const recentResults = new BoundedMap<string, readonly number[]>(10_000);
 
 /**
  * Evaluating a schedule costs about half a millisecond (cron-parser and the wall-clock
@@ -175,9 +175,6 @@ function remembered(key: string, compute: () => Date[]): Date[] {
   if (times === undefined) {
     times = compute().map((time) => time.getTime());
     recentResults.set(key, times);
-    if (recentResults.size > rememberedResults) {
-      recentResults.delete(recentResults.keys().next().value!);
-    }
   }
   return times.map((time) => new Date(time));
 }

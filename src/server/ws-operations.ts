@@ -9,6 +9,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { ServerOptions, SubscribePayload } from 'graphql-ws';
+import { BoundedMap } from '../shared/bounded-map.js';
 import type { Logger } from '../shared/logger.js';
 import type { RequestContext } from './context.js';
 import { createFormatError, isExpectedError } from './format-error.js';
@@ -33,7 +34,7 @@ export function limitedOperations(schema: GraphQLSchema, limits: OperationLimits
   // Executors send the same few documents over and over (a report batch per call): parsing and
   // validating each again was ~8% of the server's CPU in the throughput bench. Documents that
   // passed are remembered by their text; the oldest is forgotten first.
-  const validDocuments = new Map<string, DocumentNode>();
+  const validDocuments = new BoundedMap<string, DocumentNode>(maxRememberedDocuments);
   const documentFor = (text: string): DocumentNode | readonly GraphQLError[] => {
     const known = validDocuments.get(text);
     if (known) return known;
@@ -46,12 +47,7 @@ export function limitedOperations(schema: GraphQLSchema, limits: OperationLimits
     }
     const errors = validate(schema, document, rules);
     if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
-    if (text.length <= maxRememberedDocumentLength) {
-      if (validDocuments.size >= maxRememberedDocuments) {
-        validDocuments.delete(validDocuments.keys().next().value!);
-      }
-      validDocuments.set(text, document);
-    }
+    if (text.length <= maxRememberedDocumentLength) validDocuments.set(text, document);
     return document;
   };
   return (

@@ -1,4 +1,5 @@
 import type { AuditChanges } from '../audit/audit-entry.entity.js';
+import { BoundedMap } from '../shared/bounded-map.js';
 
 /** Tasks whose changes are kept, at most: the least recently stored go first. */
 const maxTasks = 10_000;
@@ -13,7 +14,7 @@ const maxTasks = 10_000;
  * the content rather than the row's `xmin`: transaction ids wrap around.
  */
 export class RunAuditCache {
-  private readonly byTask = new Map<number, { version: string; changes: string }>();
+  private readonly byTask = new BoundedMap<number, { version: string; changes: string }>(maxTasks);
 
   /** The changes (JSON) made from `version` of the task's row, or null. */
   get(taskId: number): { version: string; changes: string } | null {
@@ -21,11 +22,6 @@ export class RunAuditCache {
   }
 
   set(taskId: number, version: string, changes: AuditChanges): void {
-    this.byTask.delete(taskId);
     this.byTask.set(taskId, { version, changes: JSON.stringify(changes) });
-    if (this.byTask.size > maxTasks) {
-      const oldest = this.byTask.keys().next();
-      if (!oldest.done) this.byTask.delete(oldest.value);
-    }
   }
 }
