@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { graphileLatency, graphileThroughput } from './baseline/graphile-worker.js';
 import { startBenchPostgres, type BenchPostgres } from './support/postgres.js';
 import { median, medianRun } from './support/stats.js';
+import { graphcronBlockedBacklog } from './workloads/blocked-backlog.js';
 import { graphcronCronPrecision } from './workloads/cron-precision.js';
 import { graphcronExecutorScale } from './workloads/executor-scale.js';
 import { graphcronLatency, type LatencyResult } from './workloads/latency.js';
@@ -14,14 +15,14 @@ import { graphcronThunderingHerd } from './workloads/thundering-herd.js';
  * `npm run bench`: every workload of the benchmark, graphcron and graphile-worker on the same
  * PostgreSQL in the same run, each repeated BENCH_RUNS times (medians reported). Prints a table
  * and writes bench/results/latest.json. Settings (environment):
- *   BENCH_RUNS (3), BENCH_WORKLOADS (throughput,latency,cron,herd,scale), BENCH_QUICK=1 (small
+ *   BENCH_RUNS (3), BENCH_WORKLOADS (throughput,latency,backlog,cron,herd,scale), BENCH_QUICK=1 (small
  *   sizes, for trying the bench out), BENCH_EXECUTORS (8), BENCH_CAPACITY (16: throughput and
  *   latency, both systems), BENCH_SCHEDULE_CAPACITY (256: cron and herd), BENCH_RATES,
  *   BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_PROFILE=1 (CPU profiles),
  *   BENCH_THROUGHPUT_VARIANTS (noop,true), BENCH_BASELINE=0 (skip graphile-worker: tries only),
  *   BENCH_SERVER_NODE_ARGS (extra node options for graphcron's server), BENCH_THROUGHPUT_WARMUP
  *   (4,000: untimed runs before the timed ones, both systems). Latency: 2,000 untimed runs at
- *   200/s first, both systems.
+ *   200/s first, both systems. BENCH_BACKLOG_RATE (100: the blocked-backlog workload's rate).
  */
 const env = process.env;
 const isQuick = env.BENCH_QUICK === '1';
@@ -34,7 +35,9 @@ const capacity = Number(env.BENCH_CAPACITY ?? 16);
  */
 const scheduleCapacity = Number(env.BENCH_SCHEDULE_CAPACITY ?? 256);
 const workloads = new Set(
-  (env.BENCH_WORKLOADS ?? 'throughput,latency,cron,herd,scale').split(',').map((w) => w.trim()),
+  (env.BENCH_WORKLOADS ?? 'throughput,latency,backlog,cron,herd,scale')
+    .split(',')
+    .map((w) => w.trim()),
 );
 const throughputVariants = (env.BENCH_THROUGHPUT_VARIANTS ?? 'noop,true')
   .split(',')
@@ -51,6 +54,8 @@ const sizes = {
   // started per rate), in the same processes.
   latencyWarmup: { runs: isQuick ? 200 : 2_000, ratePerSecond: 200 },
   rates: (env.BENCH_RATES ?? '100,500,1000').split(',').map(Number),
+  backlog: isQuick ? 2_000 : 10_000,
+  backlogRate: Number(env.BENCH_BACKLOG_RATE ?? 100),
   cronTasks: isQuick ? 100 : 1_000,
   cronSeconds: isQuick ? 10 : 60,
   cronLeadSeconds: Number(env.BENCH_CRON_LEAD_SECONDS ?? (isQuick ? 10 : 30)),
@@ -217,6 +222,32 @@ async function main(postgres: BenchPostgres): Promise<void> {
       ]);
     }
     results.latency = byRate;
+    save(conditions, rows, results, false);
+  }
+
+  if (workloads.has('backlog')) {
+    const ours = await repeat('graphcron blocked backlog', () =>
+      graphcronBlockedBacklog(postgres, {
+        backlog: sizes.backlog,
+        ratePerSecond: sizes.backlogRate,
+        durationSeconds: sizes.latencySeconds,
+        executors,
+        capacity,
+        tasks: 16,
+        warmup: sizes.latencyWarmup,
+      }),
+    );
+    const chosen = medianRun(ours, (r) => r.withBacklog.p99Ms);
+    results.blockedBacklog = { median: chosen, runs: ours };
+    const { withoutBacklog: before, withBacklog: after } = chosen;
+    const cpu = (r: LatencyResult): string => `${r.cpuMsPerRun.server} / ${r.cpuMsPerRun.rest}`;
+    rows.push([
+      `blocked backlog: ${sizes.backlog} runs bound to an offline executor; other tasks' runs at ${sizes.backlogRate}/s without → with it: commit → started p50 / p99 (ms); CPU per run, server / rest of the machine (ms)`,
+      `${before.p50Ms} / ${before.p99Ms} → ${after.p50Ms} / ${after.p99Ms}; ${cpu(before)} → ${cpu(after)}`,
+      '–',
+      '–',
+      '',
+    ]);
     save(conditions, rows, results, false);
   }
 

@@ -88,8 +88,11 @@ export async function startGraphcronStack(
       bindingIds: fleet.executors.map((executor) => executor.bindingId),
       db,
       serverCpuMs: () => cpuTimeMs(server.pid),
+      // Those still running: a workload may stop one (its CPU then leaves the sum).
       executorsCpuMs: () =>
-        fleet.executors.reduce((sum, executor) => sum + cpuTimeMs(executor.process.pid), 0),
+        fleet.executors
+          .filter(({ process }) => process.child.exitCode === null && !process.child.signalCode)
+          .reduce((sum, executor) => sum + cpuTimeMs(executor.process.pid), 0),
       stopProcesses,
       stop,
     };

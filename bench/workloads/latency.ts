@@ -2,7 +2,7 @@ import type { BenchPostgres } from '../support/postgres.js';
 import { machineBusyMs } from '../support/process-stats.js';
 import { summarizeLatency, type LatencySummary } from '../support/stats.js';
 import { createBenchTasks } from '../support/tasks.js';
-import { startGraphcronStack, status } from './graphcron-stack.js';
+import { startGraphcronStack, status, type GraphcronStack } from './graphcron-stack.js';
 
 export interface LatencyOptions {
   rates: readonly number[];
@@ -74,77 +74,92 @@ export async function graphcronLatency(
       })),
     );
     const results: LatencyResult[] = [];
-    // Not measured: connections, caches, and the JIT (a fresh server compiles for seconds, and
-    // its compiler threads took a tenth of the machine in the first measured rate).
-    const { warmup } = options;
-    if (warmup.runs > 0) {
-      await runAtRate(
-        stack.graphql,
-        taskIds,
-        warmup.ratePerSecond,
-        warmup.runs / warmup.ratePerSecond,
-      );
-      await waitUntilIdle(stack);
-    }
-    const cpuCounters = (): CpuCounters => {
-      const { user, system } = process.cpuUsage();
-      return {
-        server: stack.serverCpuMs(),
-        executors: stack.executorsCpuMs(),
-        bench: (user + system) / 1000,
-        machine: machineBusyMs(),
-      };
-    };
+    // Not measured: a fresh server's compiler threads took a tenth of the machine in the first
+    // measured rate.
+    await warmUp(stack, taskIds, options.warmup);
     for (const rate of options.rates) {
-      const cpuBefore = cpuCounters();
-      const sent = await runAtRate(stack.graphql, taskIds, rate, options.durationSeconds);
-      const ids = sent.map((run) => run.id);
-      await stack.db.waitFor(
-        async () =>
-          Number(
-            (
-              await stack.db.rows<{ n: string }>(
-                `select count(*) as n from task_instances where id = any($1::bigint[]) and started_at is not null`,
-                [ids],
-              )
-            )[0]!.n,
-          ) >= ids.length,
-        120_000,
-        100,
-      );
-      const rows = await stack.db.rows<{ id: string; started_at: Date; dispatched_at: Date }>(
-        `select id::text as id, started_at, dispatched_at from task_instances where id = any($1::bigint[])`,
-        [ids],
-      );
-      const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
-      const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
-      const latencies = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.committedAt);
-      const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
-      const spanSeconds =
-        (Math.max(...sent.map((run) => run.committedAt)) -
-          Math.min(...sent.map((run) => run.sentAt))) /
-        1000;
-      const result = {
-        ratePerSecond: rate,
-        achievedPerSecond: Math.round(sent.length / spanSeconds),
-        ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
-        runTaskP50Ms: roundTrips.p50Ms,
-        runTaskP99Ms: roundTrips.p99Ms,
-        commitToDispatchP50Ms: summarizeLatency(
-          sent.map((run) => dispatchedAt.get(run.id)! - run.committedAt),
-        ).p50Ms,
-        dispatchToStartP50Ms: summarizeLatency(
-          sent.map((run) => startedAt.get(run.id)! - dispatchedAt.get(run.id)!),
-        ).p50Ms,
-      };
-      // Also lets the next rate start from an idle system.
-      await waitUntilIdle(stack);
-      results.push({ ...result, cpuMsPerRun: cpuPerRun(cpuBefore, cpuCounters(), sent.length) });
+      results.push(await measureRate(stack, taskIds, rate, options.durationSeconds));
     }
     return results;
   } finally {
     await stack.stop();
   }
+}
+
+/**
+ * Calls runTask on `taskIds` at `rate` for `seconds`, waits until every run has finished, and
+ * returns their latencies and CPU per run. Only runs of `taskIds` are waited for: other tasks
+ * may have runs that cannot finish (the blocked-backlog workload).
+ */
+export async function measureRate(
+  stack: GraphcronStack,
+  taskIds: readonly string[],
+  rate: number,
+  seconds: number,
+): Promise<LatencyResult> {
+  const cpuCounters = (): CpuCounters => {
+    const { user, system } = process.cpuUsage();
+    return {
+      server: stack.serverCpuMs(),
+      executors: stack.executorsCpuMs(),
+      bench: (user + system) / 1000,
+      machine: machineBusyMs(),
+    };
+  };
+  const cpuBefore = cpuCounters();
+  const sent = await runAtRate(stack.graphql, taskIds, rate, seconds);
+  const ids = sent.map((run) => run.id);
+  await stack.db.waitFor(
+    async () =>
+      Number(
+        (
+          await stack.db.rows<{ n: string }>(
+            `select count(*) as n from task_instances where id = any($1::bigint[]) and started_at is not null`,
+            [ids],
+          )
+        )[0]!.n,
+      ) >= ids.length,
+    120_000,
+    100,
+  );
+  const rows = await stack.db.rows<{ id: string; started_at: Date; dispatched_at: Date }>(
+    `select id::text as id, started_at, dispatched_at from task_instances where id = any($1::bigint[])`,
+    [ids],
+  );
+  const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
+  const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
+  const latencies = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.committedAt);
+  const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
+  const spanSeconds =
+    (Math.max(...sent.map((run) => run.committedAt)) - Math.min(...sent.map((run) => run.sentAt))) /
+    1000;
+  const result = {
+    ratePerSecond: rate,
+    achievedPerSecond: Math.round(sent.length / spanSeconds),
+    ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
+    runTaskP50Ms: roundTrips.p50Ms,
+    runTaskP99Ms: roundTrips.p99Ms,
+    commitToDispatchP50Ms: summarizeLatency(
+      sent.map((run) => dispatchedAt.get(run.id)! - run.committedAt),
+    ).p50Ms,
+    dispatchToStartP50Ms: summarizeLatency(
+      sent.map((run) => startedAt.get(run.id)! - dispatchedAt.get(run.id)!),
+    ).p50Ms,
+  };
+  // Also lets the next rate start from an idle system.
+  await waitUntilIdle(stack, taskIds);
+  return { ...result, cpuMsPerRun: cpuPerRun(cpuBefore, cpuCounters(), sent.length) };
+}
+
+/** Untimed runs first: connections, caches, and the JIT (a fresh server compiles for seconds). */
+export async function warmUp(
+  stack: GraphcronStack,
+  taskIds: readonly string[],
+  warmup: LatencyOptions['warmup'],
+): Promise<void> {
+  if (warmup.runs === 0) return;
+  await runAtRate(stack.graphql, taskIds, warmup.ratePerSecond, warmup.runs / warmup.ratePerSecond);
+  await waitUntilIdle(stack, taskIds);
 }
 
 function cpuPerRun(before: CpuCounters, after: CpuCounters, runs: number): CpuPerRun {
@@ -158,16 +173,16 @@ function cpuPerRun(before: CpuCounters, after: CpuCounters, runs: number): CpuPe
   };
 }
 
-/** Resolves once every run has finished. */
-async function waitUntilIdle(
-  stack: Awaited<ReturnType<typeof startGraphcronStack>>,
-): Promise<void> {
+/** Resolves once every run of `taskIds` has finished. */
+async function waitUntilIdle(stack: GraphcronStack, taskIds: readonly string[]): Promise<void> {
   await stack.db.waitFor(
     async () =>
       Number(
         (
           await stack.db.rows<{ n: string }>(
-            `select count(*) as n from task_instances where status <> ${status.FINISHED}`,
+            `select count(*) as n from task_instances
+              where status <> ${status.FINISHED} and task_id = any($1::int[])`,
+            [taskIds],
           )
         )[0]!.n,
       ) === 0,
