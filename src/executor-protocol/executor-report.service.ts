@@ -434,7 +434,8 @@ class BatchApplication {
        -- Not EXISTS, which drops ORDER BY and LIMIT: planned as a scan of the heap, it read
        -- ~7,000 finished rows per report batch in the no-op throughput bench.
        select id::text as id, attempt,
-              (select true from task_instances where status = ${SCHEDULED}
+              (select true from task_instances
+                where status = ${SCHEDULED} and broadcast_executor_id >= 0
                 order by priority desc, id limit 1) is not null as is_any_waiting
          from changed`,
       [

@@ -171,4 +171,44 @@ describe('the dispatch queue', () => {
       await cancelAll(blocked);
     }
   });
+
+  it(`behind ${longQueue} runs waiting for a full executor, a BROADCAST run's share for another executor runs`, async () => {
+    const blocked = await cluster.createTask({
+      command: 'sleep 30',
+      bindingIds: [small.bindingId],
+      maxParallelRuns: 1000,
+      overlapPolicy: 'WAIT',
+    });
+    await runMany(blocked, longQueue);
+    const broadcast = await cluster.createTask({
+      command: 'true',
+      routingStrategy: 'BROADCAST',
+      bindingIds: [small.bindingId, large.bindingId],
+    });
+    await cluster.runTask(broadcast);
+    const runsOf = (): Promise<{ executor: string; status: number }[]> =>
+      cluster.sql<{ executor: string; status: number }>(
+        `select broadcast_executor_id::text as executor, status from task_instances
+          where task_id = $1 and broadcast_executor_id <> 0 order by broadcast_executor_id`,
+        [broadcast],
+      );
+    try {
+      // Fanned out to both; the share for the full executor waits behind the queue.
+      const runs = await cluster.until(
+        "the large executor's share to finish",
+        async () => {
+          const runs = await runsOf();
+          return runs.some((run) => run.executor === large.id && run.status === FINISHED) && runs;
+        },
+        10_000,
+      );
+      expect(Object.fromEntries(runs.map((run) => [run.executor, run.status]))).toEqual({
+        [small.id]: SCHEDULED,
+        [large.id]: FINISHED,
+      });
+    } finally {
+      await cancelAll(blocked);
+      await cancelAll(broadcast);
+    }
+  });
 });
