@@ -48,7 +48,7 @@ export interface AssignmentSink {
   deliver(rows: readonly AddressedRow[]): Set<number>;
 }
 
-/** Waiting runs looked at per statement, in queue order. */
+/** Most waiting runs a pass reads at the head of the queue (the rest it reads per group). */
 const queueWindowSize = 2_000;
 
 /**

@@ -49,6 +49,21 @@ describe('the dispatch queue', () => {
   }
 
   /**
+   * A task with `longQueue` runs waiting for the small executor, which its first run fills
+   * (`sleep 30`): a queue head that cannot move. Returns the task's id.
+   */
+  async function queueForFullExecutor(): Promise<string> {
+    const blocked = await cluster.createTask({
+      command: 'sleep 30',
+      bindingIds: [small.bindingId],
+      maxParallelRuns: 1000,
+      overlapPolicy: 'WAIT',
+    });
+    await runMany(blocked, longQueue);
+    return blocked;
+  }
+
+  /**
    * Ends the task's runs: the queued ones first (test clean-up, straight in the database: there
    * are thousands, and they have nothing to stop), so that none is dispatched into the slot of a
    * cancelled running one; those are cancelled through the API, which stops their commands.
@@ -155,13 +170,7 @@ describe('the dispatch queue', () => {
   });
 
   it(`${longQueue} runs waiting for a full executor do not hold up a run bound to another`, async () => {
-    const blocked = await cluster.createTask({
-      command: 'sleep 30',
-      bindingIds: [small.bindingId],
-      maxParallelRuns: 1000,
-      overlapPolicy: 'WAIT',
-    });
-    await runMany(blocked, longQueue);
+    const blocked = await queueForFullExecutor();
     const other = await cluster.runTask(
       await cluster.createTask({ command: 'true', bindingIds: [large.bindingId] }),
     );
@@ -173,13 +182,7 @@ describe('the dispatch queue', () => {
   });
 
   it(`behind ${longQueue} runs waiting for a full executor, a BROADCAST run's share for another executor runs`, async () => {
-    const blocked = await cluster.createTask({
-      command: 'sleep 30',
-      bindingIds: [small.bindingId],
-      maxParallelRuns: 1000,
-      overlapPolicy: 'WAIT',
-    });
-    await runMany(blocked, longQueue);
+    const blocked = await queueForFullExecutor();
     const broadcast = await cluster.createTask({
       command: 'true',
       routingStrategy: 'BROADCAST',
