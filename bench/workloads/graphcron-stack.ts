@@ -91,8 +91,9 @@ export async function startGraphcronStack(
       // Those still running: a workload may stop one (its CPU then leaves the sum).
       executorsCpuMs: () =>
         fleet.executors
-          .filter(({ process }) => process.child.exitCode === null && !process.child.signalCode)
-          .reduce((sum, executor) => sum + cpuTimeMs(executor.process.pid), 0),
+          .map((executor) => executor.process)
+          .filter(({ child }) => child.exitCode === null && child.signalCode === null)
+          .reduce((sum, running) => sum + cpuTimeMs(running.pid), 0),
       stopProcesses,
       stop,
     };
