@@ -14,6 +14,7 @@ import {
 } from './transport/graphql-http-client.js';
 import { Heartbeat } from './work/heartbeat.js';
 import { RunJournal } from './work/run-journal.js';
+import { RunReconciliation } from './work/run-reconciliation.js';
 import { WorkManager } from './work/work-manager.js';
 
 /** How long a shutdown waits for the server to take the remaining reports. */
@@ -78,6 +79,7 @@ export async function startExecutor(
     // subscription is the only way work arrives, so without this the executor would count as
     // online for up to a whole backoff wait while it cannot receive any.
     onReachable: () => {
+      reconciliation.retryNow();
       subscription.retryNow();
       sender.nudge();
     },
@@ -101,10 +103,22 @@ export async function startExecutor(
     onRefused: hooks.onRefused,
   });
 
+  // Over HTTP: the subscription's socket is what it has to wait for.
+  const reconciliation = new RunReconciliation({
+    client,
+    knownRuns: () => [...work.activeRuns(), ...outbox.runsWithUndeliveredFinals()],
+    logger,
+  });
+
   await work.recover();
   sender.start();
   heartbeat.start();
-  subscription.start();
+  // Before the subscription: no assignment can then arrive, and be acknowledged, between the
+  // list of known runs and the server's reading of it.
+  let isShuttingDown = false;
+  void reconciliation.run().then((isDone) => {
+    if (isDone && !isShuttingDown) subscription.start();
+  });
 
   let stopping: Promise<void> | undefined;
   const finish = async (flushMs: number): Promise<void> => {
@@ -125,6 +139,8 @@ export async function startExecutor(
     shutdown() {
       stopping ??= (async () => {
         logger.info('shutting down: finishing running work');
+        isShuttingDown = true;
+        reconciliation.stop();
         await subscription.stop();
         work.stopStartingRuns();
         const forced = new Promise<void>((resolve) => (abortGraceful = resolve));
@@ -138,6 +154,8 @@ export async function startExecutor(
       work.stopStartingRuns();
       work.cancelRunning('the executor was stopped');
       abortGraceful?.();
+      isShuttingDown = true;
+      reconciliation.stop();
       await subscription.stop();
       await work.whenNoneRunning();
       if (stopping) {

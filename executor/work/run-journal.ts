@@ -34,8 +34,13 @@ const compactionBytes = 1024 * 1024;
 /**
  * Every accepted (acknowledged) run until its final report is in the outbox, under
  * `<state-dir>/runs/`. Once acknowledged, the server no longer replays an assignment, so after a
- * restart this is the only record of work that was queued (run it now) or running (its outcome
- * is unknown, and what it left running is stopped: report it so).
+ * restart this is the record of work that was queued (run it now) or running (its outcome is
+ * unknown, and what it left running is stopped: report it so).
+ *
+ * Only a queued run's entry is fsynced (`write`): a started run's (`writeForProcessCrash`) needs
+ * to outlive this process, not the machine. A machine crash ends the run's processes too, and
+ * a started run whose entry it lost is ended by the server when the executor starts again and
+ * lists the runs it knows (RunReconciliation).
  *
  * An append-only log of JSON lines with group commit: the writes and removals made while one
  * batch is being fsynced go to disk together in the next, so a burst of runs costs a few fsyncs
@@ -108,7 +113,8 @@ export class RunJournal {
   /**
    * `write` for what only a crash of this process (not of the machine) needs: resolves once
    * written, without an fsync (the page cache outlives the process; a machine that crashes takes
-   * the run's processes with it). It reaches the disk with the next fsync of the log.
+   * the run's processes with it, and the server ends the runs whose entries it lost: see the
+   * class). It reaches the disk with the next fsync of the log.
    */
   writeForProcessCrash(entry: JournalEntry): Promise<void> {
     this.live.set(runKeyString(entry.assignment), entry);

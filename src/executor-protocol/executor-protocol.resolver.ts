@@ -16,6 +16,8 @@ import {
 import { AppendTaskLogsResult, ExecutorHeartbeatResult } from './executor-report.types.js';
 import { ExecutorReportBatchInput } from './executor-report-batch.inputs.js';
 import { ExecutorReportBatchResult } from './executor-report-batch.types.js';
+import { ReconcileExecutorRunsInput } from './executor-reconciliation.inputs.js';
+import { ReconcileExecutorRunsResult } from './executor-reconciliation.types.js';
 
 /** What executors call. Every operation needs an executor token (see design.md, protocol). */
 @Resolver()
@@ -94,5 +96,19 @@ export class ExecutorProtocolResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<ExecutorHeartbeatResult> {
     return ctx.services.executorReports.heartbeat(ctx, requireExecutor(ctx), input);
+  }
+
+  @Mutation(() => ReconcileExecutorRunsResult, {
+    description:
+      'What an executor process calls before it subscribes, with every run it has a record ' +
+      'of. Runs acknowledged by or running on it that are not listed were lost (a machine ' +
+      'crash took its journal): they end ABNORMAL_ENDING, and are retried where their task ' +
+      'allows. Runs assigned but not yet acknowledged are left alone (they are sent again).',
+  })
+  reconcileExecutorRuns(
+    @Arg('input', () => ReconcileExecutorRunsInput) input: ReconcileExecutorRunsInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ReconcileExecutorRunsResult> {
+    return ctx.services.executorReconciliation.reconcile(ctx, requireExecutor(ctx), input);
   }
 }

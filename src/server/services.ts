@@ -12,6 +12,7 @@ import { ExecutorGroupService } from '../executor-groups/executor-group.service.
 import { EnrollmentService } from '../executors/enrollment.service.js';
 import { ExecutorService } from '../executors/executor.service.js';
 import { AssignmentFeeds } from '../executor-protocol/assignment-feeds.js';
+import { ExecutorReconciliationService } from '../executor-protocol/executor-reconciliation.service.js';
 import { ExecutorReportService } from '../executor-protocol/executor-report.service.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceService } from '../task-instances/task-instance.service.js';
@@ -45,6 +46,7 @@ export interface Services {
   readonly audit: AuditService;
   readonly enrollment: EnrollmentService;
   readonly executorReports: ExecutorReportService;
+  readonly executorReconciliation: ExecutorReconciliationService;
   readonly assignments: AssignmentFeeds;
   /** Notifications from every replica, for subscriptions. */
   readonly bus: NotificationBus;
@@ -65,6 +67,7 @@ export function createServices(deps: ServiceDeps): Services {
     audit: new AuditService(),
     enrollment: new EnrollmentService(),
     executorReports: new ExecutorReportService(deps.heartbeats),
+    executorReconciliation: new ExecutorReconciliationService(),
     assignments: new AssignmentFeeds(deps.orm, deps.bus, deps.logger),
     bus: deps.bus,
     logger: deps.logger,

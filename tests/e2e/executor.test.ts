@@ -246,6 +246,60 @@ describe('server and executor processes, end to end', () => {
   });
 });
 
+describe('an executor that starts again without its run journal (a machine crash)', () => {
+  it('its running run ends ABNORMAL_ENDING as soon as it is back, not after the heartbeat window', async () => {
+    const database = await createTestDatabase();
+    // A window far longer than the test: the run must be ended by the restart, not by silence.
+    const setup = await fleet(database, 0, { GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS: '300' });
+    let { executor } = setup;
+    const { admin, socket, stateDir } = setup;
+    const journal = path.join(stateDir, 'runs', 'journal.jsonl');
+    /** The run's process group, as the journal names it once the command is spawned. */
+    const journaledGroup = (): number | undefined => {
+      if (!existsSync(journal)) return undefined;
+      return readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { put?: { processGroup?: { groupId: number } } })
+        .find((record) => record.put?.processGroup)?.put?.processGroup?.groupId;
+    };
+    try {
+      const id = await setup.run({ command: 'exec sleep 60' });
+      await waitForStatus(admin, socket, id, ['RUNNING']);
+      let groupId = journaledGroup();
+      while (groupId === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        groupId = journaledGroup();
+      }
+      // The crash: the executor and its command die, and the journal's last writes, never
+      // fsynced, are lost with the page cache.
+      await executor.stop('SIGKILL');
+      process.kill(-groupId, 'SIGKILL');
+      rmSync(path.join(stateDir, 'runs'), { recursive: true, force: true });
+
+      const restartedAt = Date.now();
+      executor = await startExecutorProcess(stateDir);
+      const outcome = await waitForStatus(
+        admin,
+        socket,
+        id,
+        ['ABNORMAL_ENDING', 'UNKNOWN', 'FINISHED'],
+        30_000,
+      );
+      console.log(`executor restart → lost run ended: ${Date.now() - restartedAt} ms`);
+      expect(outcome.status).toBe('ABNORMAL_ENDING');
+      expect(outcome.statusReason).toMatch(/started again without a record of this run/);
+      expect(executor.output()).toContain('connected to');
+    } finally {
+      await socket.dispose();
+      await executor.stop('SIGKILL');
+      await setup.server.stop();
+      await database.drop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a server restart in the middle of a run', () => {
   it('the run finishes and its whole log arrives exactly once', async () => {
     const database = await createTestDatabase();

@@ -559,7 +559,7 @@ export interface CaseOptions {
   hint: (owner: string, field: string, n: number) => FuzzValue | undefined;
   /** Fields set along with a fuzzed key field, on the object that holds it. */
   companions: Record<string, FuzzObject>;
-  /** Field names where unknown, well-formed ids are legitimate. */
+  /** Field names where unknown, well-formed ids are legitimate; `mutation.*`: all its fields. */
   unknownIdsAllowed: ReadonlySet<string>;
   /** Contract aliases (see collectContracts). */
   contractAliases: Record<string, string>;
@@ -606,7 +606,9 @@ export class CaseBuilder {
           itemBaseline: isListType(nullable)
             ? this.baselineOf(nullable.ofType, owner, field.name, n())
             : null,
-          unknownIdsAllowed: this.options.unknownIdsAllowed.has(field.name),
+          unknownIdsAllowed:
+            this.options.unknownIdsAllowed.has(field.name) ||
+            this.options.unknownIdsAllowed.has(`${mutation.name}.*`),
         },
         this.options.cap,
       );

@@ -272,8 +272,9 @@ const builder = new CaseBuilder({
   hint,
   // Fields that only make sense together: fuzzing the key sets the others on the same object.
   companions: { httpRequest: { kind: 'HTTP' }, frequencyTimes: { frequency: 'TIMES' } },
-  // Unknown, well-formed ids are legitimate here: a heartbeat lists what the executor runs.
-  unknownIdsAllowed: new Set(['runningInstanceIds']),
+  // Unknown, well-formed ids are legitimate here: a heartbeat lists what the executor runs, and
+  // an executor starting again lists every run it knows of, some perhaps long gone.
+  unknownIdsAllowed: new Set(['runningInstanceIds', 'reconcileExecutorRuns.*']),
   // Inputs whose fields take the same values as another's documented fields.
   contractAliases: {
     RegisterExecutorInput: 'CreateExecutorInput',

@@ -225,6 +225,62 @@ describe('graphcron-executor run', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('lists the runs it knows to the server before it subscribes, retrying until it is answered', async () => {
+    server.handlers.reportTaskFinished = () => {
+      throw protocolError('INTERNAL_SERVER_ERROR');
+    };
+    const first = startRun();
+    await connected(first);
+    const [firstReconcile] = server.callsTo('reconcileExecutorRuns');
+    expect(firstReconcile!.args.input).toEqual({ knownRuns: [] });
+    const pidFile = path.join(stateDir, 'command-pid');
+    const ended = shellAssignment({ command: 'echo done' });
+    const running = shellAssignment({ command: `echo $$ > ${pidFile}; exec sleep 60` });
+    server.push(ended);
+    server.push(running);
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskFinished' && isAbout(ended.instanceId)(call),
+    );
+    await server.waitForCall(
+      (call) => call.field === 'reportTaskStarted' && isAbout(running.instanceId)(call),
+    );
+    while (!existsSync(pidFile) || !readFileSync(pidFile, 'utf8').trim()) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    orphanGroups.push(Number(readFileSync(pidFile, 'utf8')));
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // The restarted process knows both: one from its journal (reported ABNORMAL_ENDING by its
+    // recovery), one by its final report, still undelivered. Not a subscription before the
+    // server has answered, which it does at the third try.
+    const subscriptionsBefore = server.subscriptionCount;
+    const subscriptionsSeen: number[] = [];
+    server.handlers.reconcileExecutorRuns = () => {
+      subscriptionsSeen.push(server.subscriptionCount);
+      if (subscriptionsSeen.length < 3) throw protocolError('INTERNAL_SERVER_ERROR');
+      return { endedInstanceIds: [] };
+    };
+    const second = startRun();
+    await connected(second);
+    expect(subscriptionsSeen).toEqual([
+      subscriptionsBefore,
+      subscriptionsBefore,
+      subscriptionsBefore,
+    ]);
+    const known = server.callsTo('reconcileExecutorRuns').at(-1)!.args.input as {
+      knownRuns: { instanceId: string; attempt: number }[];
+    };
+    expect(known.knownRuns).toEqual(
+      expect.arrayContaining([
+        { instanceId: ended.instanceId, attempt: ended.attempt },
+        { instanceId: running.instanceId, attempt: running.attempt },
+      ]),
+    );
+    second.child.kill('SIGKILL');
+    await second.exited;
+  });
+
   it('after a SIGKILL, its restart stops the command the killed process left running, then reports it', async () => {
     const first = startRun();
     await connected(first);

@@ -341,6 +341,8 @@ export class FakeProtocolServer {
         return { stored: (input?.chunks as unknown[]).length, duplicates: 0 };
       case 'executorHeartbeat':
         return { abandonedInstanceIds: [], serverTime: new Date().toISOString() };
+      case 'reconcileExecutorRuns':
+        return { endedInstanceIds: [] };
       case 'reportTaskStarted':
       case 'reportTaskFinished':
         return { id: input?.instanceId };
