@@ -115,9 +115,8 @@ export async function startExecutor(
   heartbeat.start();
   // Before the subscription: no assignment can then arrive, and be acknowledged, between the
   // list of known runs and the server's reading of it.
-  let isShuttingDown = false;
-  void reconciliation.run().then((isDone) => {
-    if (isDone && !isShuttingDown) subscription.start();
+  void reconciliation.run().then(() => {
+    if (!reconciliation.isStopped) subscription.start();
   });
 
   let stopping: Promise<void> | undefined;
@@ -139,7 +138,6 @@ export async function startExecutor(
     shutdown() {
       stopping ??= (async () => {
         logger.info('shutting down: finishing running work');
-        isShuttingDown = true;
         reconciliation.stop();
         await subscription.stop();
         work.stopStartingRuns();
@@ -154,7 +152,6 @@ export async function startExecutor(
       work.stopStartingRuns();
       work.cancelRunning('the executor was stopped');
       abortGraceful?.();
-      isShuttingDown = true;
       reconciliation.stop();
       await subscription.stop();
       await work.whenNoneRunning();

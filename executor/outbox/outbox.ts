@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/pro
 import path from 'node:path';
 import { appendNow } from '../shared/append-now.js';
 import { GroupCommit } from '../shared/group-commit.js';
-import { runKeyString, type OutboxRecord, type Report, type RunKey } from './report.js';
+import { runKeyOf, runKeyString, type OutboxRecord, type Report, type RunKey } from './report.js';
 
 /** A new segment file is started once the current one is this big. */
 const defaultSegmentRotationBytes = 4 * 1024 * 1024;
@@ -107,7 +107,7 @@ export class Outbox {
   append(report: Report): Promise<OutboxRecord> {
     const record: OutboxRecord = { id: this.nextId++, report };
     if (report.type === 'finished') {
-      const run: RunKey = { instanceId: report.input.instanceId, attempt: report.input.attempt };
+      const run = runKeyOf(report);
       const key = runKeyString(run);
       const count = (this.finalsBeingWritten.get(key)?.count ?? 0) + 1;
       this.finalsBeingWritten.set(key, { run, count });
@@ -127,9 +127,7 @@ export class Outbox {
   runsWithUndeliveredFinals(): RunKey[] {
     const runs = [...this.finalsBeingWritten.values()].map(({ run }) => run);
     for (const { report } of this.undelivered) {
-      if (report.type === 'finished') {
-        runs.push({ instanceId: report.input.instanceId, attempt: report.input.attempt });
-      }
+      if (report.type === 'finished') runs.push(runKeyOf(report));
     }
     return runs;
   }

@@ -5,8 +5,6 @@ import { backoffDelayMs } from '../shared/backoff.js';
 import { Wakeup } from '../shared/wakeup.js';
 import { GraphqlRequestError, type GraphqlHttpClient } from '../transport/graphql-http-client.js';
 
-/** The server refuses longer lists (maxKnownRuns there). */
-const maxKnownRuns = 100_000;
 /** Retries while the server is unreachable wait at most this long (no work comes meanwhile). */
 const maxRetryDelayMs = 5_000;
 
@@ -30,25 +28,25 @@ export class RunReconciliation {
 
   constructor(private readonly options: RunReconciliationOptions) {}
 
+  /** Set by stop(): a run() still under way ends, and its caller must not go on to subscribe. */
+  get isStopped(): boolean {
+    return this.isStopping;
+  }
+
   /**
-   * Resolves true once the server has answered (or refused the list for good: lost runs then
-   * stay as they are), false if stopped meanwhile. Retries with
-   * backoff while the server is unreachable.
+   * Resolves once the server has answered, or refused the list for good (too long, say: lost
+   * runs then stay as they are), or stop() was called. Retries with backoff while the server is
+   * unreachable.
    */
-  async run(): Promise<boolean> {
+  async run(): Promise<void> {
     const { client, logger } = this.options;
     for (let failures = 0; !this.isStopping;) {
-      const knownRuns = this.options.knownRuns();
-      if (knownRuns.length > maxKnownRuns) {
-        logger.warn('too many runs to reconcile with the server; skipping it', {
-          runs: knownRuns.length,
-        });
-        return !this.isStopping;
-      }
       try {
         const { reconcileExecutorRuns } = await client.request(ReconcileExecutorRunsDocument, {
           input: {
-            knownRuns: knownRuns.map(({ instanceId, attempt }) => ({ instanceId, attempt })),
+            knownRuns: this.options
+              .knownRuns()
+              .map(({ instanceId, attempt }) => ({ instanceId, attempt })),
           },
         });
         const ended = reconcileExecutorRuns.endedInstanceIds;
@@ -57,14 +55,14 @@ export class RunReconciliation {
             instanceIds: ended,
           });
         }
-        return !this.isStopping;
+        return;
       } catch (error) {
         if (error instanceof GraphqlRequestError && error.kind === 'rejected') {
           logger.error('the server refused the list of known runs', {
             code: error.code,
             reason: error.message,
           });
-          return !this.isStopping;
+          return;
         }
         failures += 1;
         const retryInMs = backoffDelayMs(failures, { maxMs: maxRetryDelayMs });
@@ -76,7 +74,6 @@ export class RunReconciliation {
         await this.wakeup.wait(retryInMs);
       }
     }
-    return false;
   }
 
   /** The server is reachable again: retry now rather than at the end of the backoff. */

@@ -21,6 +21,7 @@ import {
   startExecutorProcess,
   type ExecutorProcess,
 } from '../helpers/executor-process.js';
+import { waitForJournaledProcessGroup } from '../helpers/executor-journal.js';
 import { GraphqlClient } from '../helpers/graphql-client.js';
 import { waitForStatus } from '../helpers/runs.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -253,24 +254,10 @@ describe('an executor that starts again without its run journal (a machine crash
     const setup = await fleet(database, 0, { GRAPHCRON_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS: '300' });
     let { executor } = setup;
     const { admin, socket, stateDir } = setup;
-    const journal = path.join(stateDir, 'runs', 'journal.jsonl');
-    /** The run's process group, as the journal names it once the command is spawned. */
-    const journaledGroup = (): number | undefined => {
-      if (!existsSync(journal)) return undefined;
-      return readFileSync(journal, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as { put?: { processGroup?: { groupId: number } } })
-        .find((record) => record.put?.processGroup)?.put?.processGroup?.groupId;
-    };
     try {
       const id = await setup.run({ command: 'exec sleep 60' });
       await waitForStatus(admin, socket, id, ['RUNNING']);
-      let groupId = journaledGroup();
-      while (groupId === undefined) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        groupId = journaledGroup();
-      }
+      const groupId = await waitForJournaledProcessGroup(stateDir);
       // The crash: the executor and its command die, and the journal's last writes, never
       // fsynced, are lost with the page cache.
       await executor.stop('SIGKILL');

@@ -14,6 +14,7 @@ import {
   startExecutorProcess,
   type ExecutorProcess,
 } from '../helpers/executor-process.js';
+import { waitForJournaledProcessGroup } from '../../../helpers/executor-journal.js';
 import { isProcessAlive } from '../helpers/processes.js';
 
 const inputOf = (call: ProtocolCall) => call.args.input as Record<string, unknown>;
@@ -287,27 +288,13 @@ describe('graphcron-executor run', () => {
     const pidFile = path.join(stateDir, 'command-pid');
     const assignment = shellAssignment({ command: `echo $$ > ${pidFile}; exec sleep 60` });
     server.push(assignment);
-    // The run journal names the command's process group as soon as it is spawned.
-    const runs = path.join(stateDir, 'runs');
-    const journaled = (): { processGroup?: { groupId: number } } | undefined => {
-      const log = path.join(runs, 'journal.jsonl');
-      if (!existsSync(log)) return undefined;
-      return readFileSync(log, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as { put?: { processGroup?: { groupId: number } } })
-        .map((record) => record.put)
-        .find((entry) => entry?.processGroup);
-    };
     const pidOf = (): number => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0);
-    let entry = journaled();
-    while (!entry?.processGroup || !pidOf()) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      entry = journaled();
-    }
+    // The run journal names the command's process group as soon as it is spawned.
+    const groupId = await waitForJournaledProcessGroup(stateDir);
+    while (!pidOf()) await new Promise((resolve) => setTimeout(resolve, 20));
     const pid = pidOf();
     orphanGroups.push(pid);
-    expect(entry.processGroup.groupId).toBe(pid);
+    expect(groupId).toBe(pid);
 
     first.child.kill('SIGKILL');
     await first.exited;
