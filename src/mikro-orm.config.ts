@@ -4,6 +4,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../migrations/index.js';
 import { entities } from './database/entities.js';
+import { createSessionFunctions } from './database/session-functions.js';
 
 /** The ORM configuration shared by the server, the migration scripts and the tests. */
 export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
@@ -25,6 +26,7 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
       emit: 'ts',
     },
     pool: { min: 0, max: 20 },
+    onCreateConnection: createSessionFunctions,
     // Propagation keeps both sides of bidirectional relations in sync; we have none (the one
     // collection, Task.bindings, has no inverse side). Left on, it gives every property of every
     // loaded entity accessors of its own, defined per instance: a third of the cost of mapping

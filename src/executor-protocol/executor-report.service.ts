@@ -29,6 +29,7 @@ import {
   logChunkProblem,
 } from './executor-report.validation.js';
 import type { HeartbeatBuffer } from './heartbeat-buffer.js';
+import { finishRunsFunction, startRunsFunction } from './report-functions.sql.js';
 import { executorRunFilter, reportedAttempt } from './reported-attempt.sql.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 
@@ -38,7 +39,7 @@ export const maxReportsPerBatch = 1000;
 export const maxLogChunksPerBatch = 2000;
 const maxResultLength = 64 * 1024;
 
-const { DISPATCHED, RUNNING, SCHEDULED, UNKNOWN } = TaskInstanceStatus;
+const { DISPATCHED, RUNNING } = TaskInstanceStatus;
 
 /**
  * The statements that look runs up by id from arrays (\`unnest($1)\`, \`= any($1)\`) are
@@ -47,6 +48,8 @@ const { DISPATCHED, RUNNING, SCHEDULED, UNKNOWN } = TaskInstanceStatus;
  * database that plan is made while task_instances is tiny (a hash join over a sequential scan)
  * and kept while it grows: in a bench's first minute, finish reports read the whole table
  * (117 buffers a call on average, against 31 planned at every call; pg_stat_statements).
+ * The start and finish statements, in every run's path, are session functions whose one
+ * possible plan is kept (report-functions.sql.ts).
  */
 const planEachCall = { prepare: false };
 
@@ -318,21 +321,14 @@ class BatchApplication {
     const keys = this.starting.map((report) => report.key);
     const rows = await query<Key>(
       em,
-      `with changed as (
-         update task_instances t
-            set status = ${RUNNING}, started_at = r.started_at,
-                acknowledged_at = coalesce(t.acknowledged_at, now()), updated_at = now()
-           from unnest($1::bigint[], $2::int[], $3::timestamptz[]) as r(id, attempt, started_at)
-          where ${reportedAttempt('$4', [DISPATCHED])}
-      returning t.id, t.attempt)
-       select id::text as id, attempt from changed`,
+      `select * from ${startRunsFunction}($1::bigint[], $2::int[], $3::timestamptz[], $4::int)`,
       [
         keys.map((k) => k.id),
         keys.map((k) => k.attempt),
         this.starting.map((report) => report.startedAt),
         this.executorId,
       ],
-      planEachCall,
+      { prepare: true },
     );
     this.noteUnmatched(ExecutorReportKind.STARTED, keys, rows);
     for (const row of rows) this.changedInstances.add(row.id);
@@ -425,29 +421,8 @@ class BatchApplication {
     if (valid.length === 0) return;
     const rows = await query<Key & { is_any_waiting: boolean }>(
       em,
-      `with changed as (
-         update task_instances t
-            set status = r.status, exit_code = r.exit_code, finished_at = r.finished_at,
-                duration_ms = r.duration_ms, result = r.result, status_reason = r.status_reason,
-                started_at = coalesce(t.started_at, r.started_at, r.finished_at),
-                acknowledged_at = coalesce(t.acknowledged_at, now()), updated_at = now()
-           from unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::int[],
-                       $7::text[], $8::text[], $10::timestamptz[])
-                as r(id, attempt, status, exit_code, finished_at, duration_ms, result, status_reason,
-                     started_at)
-          -- UNKNOWN: the server lost track of this attempt, but its executor knows how it ended.
-          where ${reportedAttempt('$9', [DISPATCHED, RUNNING, UNKNOWN])}
-      returning t.id, t.attempt)
-       -- A slot came free: the dispatchers are told only if a run waits for one (else every
-       -- finish cost each of them an empty pass: a transaction and two lookups). The first
-       -- in queue order, through the queue's index: the heap's first rows are long finished.
-       -- Not EXISTS, which drops ORDER BY and LIMIT: planned as a scan of the heap, it read
-       -- ~7,000 finished rows per report batch in the no-op throughput bench.
-       select id::text as id, attempt,
-              (select true from task_instances
-                where status = ${SCHEDULED} and broadcast_executor_id >= 0
-                order by priority desc, id limit 1) is not null as is_any_waiting
-         from changed`,
+      `select * from ${finishRunsFunction}($1::bigint[], $2::int[], $3::int[], $4::int[],
+         $5::timestamptz[], $6::int[], $7::text[], $8::text[], $9::int, $10::timestamptz[])`,
       [
         valid.map((r) => r.key.id),
         valid.map((r) => r.key.attempt),
@@ -460,7 +435,7 @@ class BatchApplication {
         this.executorId,
         valid.map((r) => this.startedWithFinish.get(keyText(r.key)) ?? null),
       ],
-      planEachCall,
+      { prepare: true },
     );
     for (const row of rows) this.changedInstances.add(row.id);
     if (rows.some((row) => row.is_any_waiting)) this.isDispatchDue = true;

@@ -10,12 +10,10 @@ import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
 import type { Logger } from '../shared/logger.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
-import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { RoutingStrategy } from '../tasks/routing-strategy.js';
+import { assignFunction, assignFunctionSql } from './dispatch-assign.sql.js';
 import { claimFunction, claimFunctionSql } from './dispatch-claim.sql.js';
 import { pickExecutor, type Candidate } from './routing.js';
-
-const { DISPATCHED } = TaskInstanceStatus;
 
 export interface DispatcherOptions {
   /** The backstop: how often to look for waiting runs without being nudged. */
@@ -89,7 +87,7 @@ export class Dispatcher {
     this.connection = new DedicatedConnection(
       databaseUrl,
       dispatcherApplicationName,
-      claimFunctionSql,
+      `${claimFunctionSql}\n${assignFunctionSql}`,
       logger,
     );
   }
@@ -294,20 +292,9 @@ function readClaim(rows: readonly ClaimRow[]) {
   return { waiting, candidates: { byTask, byExecutor }, activeByTask, nextDueMs };
 }
 
-/**
- * Makes the chosen runs DISPATCHED to their executors (whose rows the pass holds locked) and
- * returns them as their executors are told about them.
- */
+/** The chosen runs made DISPATCHED (see dispatch-assign.sql.ts), as their executors are told. */
 function assignSql(assignments: readonly { id: string; executorId: number }[]): string {
-  return `with assigned as (
-    update task_instances t
-       set status = ${DISPATCHED}, executor_id = a.executor_id, executor_name = e.name,
-           executor_host = e.host, dispatched_at = now(), acknowledged_at = null,
-           updated_at = now()
-      from unnest(${bigintArrayLiteral(assignments.map((a) => a.id))},
-                  ${intArrayLiteral(assignments.map((a) => a.executorId))}) as a(id, executor_id)
-      join executors e on e.id = a.executor_id
-     where t.id = a.id
- returning t.*)
-  select ${pendingColumns} from assigned`;
+  return `select ${pendingColumns}
+    from ${assignFunction}(${bigintArrayLiteral(assignments.map((a) => a.id))},
+                           ${intArrayLiteral(assignments.map((a) => a.executorId))})`;
 }
