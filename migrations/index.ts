@@ -9,6 +9,7 @@ import { Migration20261126152158_unfinished_run_indexes } from './Migration20261
 import { Migration20261127122117_dispatch_deadline_index } from './Migration20261127122117_dispatch_deadline_index.js';
 import { Migration20261127172655_broadcast_tasks_index } from './Migration20261127172655_broadcast_tasks_index.js';
 import { Migration20261128023223_dispatch_queue_by_task } from './Migration20261128023223_dispatch_queue_by_task.js';
+import { Migration20261128082404_task_instance_index_versions } from './Migration20261128082404_task_instance_index_versions.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126085936_initial', class: Migration20261126085936_initial },
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127122117_dispatch_deadline_index', class: Migration20261127122117_dispatch_deadline_index },
   { name: 'Migration20261127172655_broadcast_tasks_index', class: Migration20261127172655_broadcast_tasks_index },
   { name: 'Migration20261128023223_dispatch_queue_by_task', class: Migration20261128023223_dispatch_queue_by_task },
+  { name: 'Migration20261128082404_task_instance_index_versions', class: Migration20261128082404_task_instance_index_versions },
 ];

@@ -233,7 +233,8 @@ export class CronTicker {
            -- each fire's task by its key: joined by hash, every batch read the whole tasks
            -- table (~40 ms at 10,000 tasks, auto_explain)
            cross join lateral (select * from tasks where id = f.task_id offset 0) t
-         on conflict (task_id, scheduled_at, broadcast_executor_id) do nothing
+         on conflict (task_id, scheduled_at, broadcast_executor_id) where scheduled_at is not null
+           do nothing
          returning id)
        select id, pg_notify('${channels.instances}', id::text) from inserted
        union all

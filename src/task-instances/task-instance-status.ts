@@ -22,6 +22,11 @@ export const finalStatuses: readonly TaskInstanceStatus[] = [
   TaskInstanceStatus.SKIPPED,
 ];
 
+/** Final statuses other than FINISHED: the runs a user looks for when something went wrong. */
+export const unsuccessfulStatuses: readonly TaskInstanceStatus[] = finalStatuses.filter(
+  (status) => status !== TaskInstanceStatus.FINISHED,
+);
+
 /** Statuses of a run that holds (or is about to hold) a slot on an executor. */
 export const activeStatuses: readonly TaskInstanceStatus[] = [
   TaskInstanceStatus.SCHEDULED,

@@ -12,7 +12,7 @@ import { Task } from '../tasks/task.entity.js';
 import { TaskKind } from '../tasks/task-kind.js';
 import type { EnvironmentMap, HttpRequestSpec } from '../tasks/task-spec.js';
 import { RetryBackoff } from '../tasks/schedule-policies.js';
-import { TaskInstanceStatus } from './task-instance-status.js';
+import { TaskInstanceStatus, unsuccessfulStatuses } from './task-instance-status.js';
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
 
 /**
@@ -22,9 +22,12 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
 @ObjectType({ description: 'One run of a task, with a snapshot of the task as it was then.' })
 @Entity({ tableName: 'task_instances' })
 // One fire, one run: (task, fire time) is unique; BROADCAST fires make one run per executor.
+// Manual runs have no fire time, and no entry: every change of a run's status writes a new
+// entry in each index that covers it (a status is never a HOT update), three per run here.
 @Unique({
   name: 'task_instances_task_scheduled_unique',
   properties: ['task', 'scheduledAt', 'broadcastExecutorId'],
+  where: 'scheduled_at is not null',
 })
 // The dispatcher's queue, in its order (highest priority, then oldest): walking it in index order
 // lets a pass stop after a window instead of sorting every waiting run (~150 ms at 20,000).
@@ -82,8 +85,23 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
   properties: ['executorId', 'task'],
   where: `status in (${TaskInstanceStatus.DISPATCHED}, ${TaskInstanceStatus.RUNNING})`,
 })
-@Index({ properties: ['status'] })
-@Index({ properties: ['executorId', 'status'] })
+// The runs listed by executor, newest first. Runs not yet dispatched have no entry (a full
+// (executor, status) index took an entry at each of a run's three versions, and served only
+// queries that the in-flight index serves).
+@Index({
+  name: 'task_instances_by_executor',
+  properties: ['executorId', 'id'],
+  where: 'executor_id is not null',
+})
+// The runs that ended otherwise than FINISHED, listed newest first: a run has an entry only
+// once it ended so. A full (status) index took an entry at each of every run's versions, and
+// the other statuses have their partial indexes above (waiting, in flight), or are most runs
+// (FINISHED: read in id order).
+@Index({
+  name: 'task_instances_ended_unsuccessfully',
+  properties: ['id'],
+  where: `status in (${unsuccessfulStatuses.join(', ')})`,
+})
 export class TaskInstance {
   /** Snowflake id (time, machine, sequence), a bigint carried as a string. */
   @Field(() => ID)
