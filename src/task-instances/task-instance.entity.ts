@@ -85,9 +85,9 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
   properties: ['executorId', 'task'],
   where: `status in (${TaskInstanceStatus.DISPATCHED}, ${TaskInstanceStatus.RUNNING})`,
 })
-// The runs listed by executor, newest first. Runs not yet dispatched have no entry (a full
-// (executor, status) index took an entry at each of a run's three versions, and served only
-// queries that the in-flight index serves).
+// The runs listed by executor, newest first. Runs not yet dispatched have no entry. A full
+// (executor, status) index took an entry at each of a run's three versions; the queries of runs
+// in flight by executor have the in-flight index.
 @Index({
   name: 'task_instances_by_executor',
   properties: ['executorId', 'id'],
