@@ -1,3 +1,4 @@
+import { keptProbePlan } from '../database/kept-probe-plan.sql.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 import { reportedAttempt } from './reported-attempt.sql.js';
 
@@ -6,25 +7,6 @@ const { DISPATCHED, RUNNING, SCHEDULED, UNKNOWN } = TaskInstanceStatus;
 /** The session functions the report statements call (see `reportFunctionsSql`). */
 export const startRunsFunction = 'pg_temp.graphcron_start_runs';
 export const finishRunsFunction = 'pg_temp.graphcron_finish_runs';
-
-/**
- * Plans that cannot go wrong with the table's size: each report row is one probe of the
- * primary key (a nested loop over the report arrays). Planned as a plain prepared statement,
- * a generic plan made while task_instances was tiny (a hash join over a sequential scan) was
- * kept while it grew, and finish reports read the whole table (117 buffers a call on average,
- * against 31, in a bench's first minute). Planned at every call instead, the finish statement
- * spent 0.62 ms in the planner for 0.88 ms of execution (pg_stat_statements, 500 runTask calls
- * a second). With the joins that need no index switched off, the one plan left is the probe,
- * and it is made once per session and kept. Sorts are off too: the finish's look at the queue
- * must read it in its index's order, not read every waiting run by another index and sort them
- * (a kept plan did: 15 ms a call under the throughput bench's 20,000 waiting runs).
- */
-const keptProbePlan = `
-set enable_seqscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
-set enable_sort = off
-set plan_cache_mode = force_generic_plan`;
 
 /**
  * Started reports: RUNNING with the executor's start time, for this executor's DISPATCHED

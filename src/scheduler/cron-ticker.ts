@@ -4,6 +4,7 @@ import { channels } from '../pubsub/channels.js';
 import type { Logger } from '../shared/logger.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
+import { fireKeyPredicate } from '../task-instances/task-instance.entity.js';
 import type { FrequencyMode } from '../tasks/frequency-mode.js';
 import { OverlapPolicy, type MisfirePolicy } from '../tasks/schedule-policies.js';
 import {
@@ -233,7 +234,7 @@ export class CronTicker {
            -- each fire's task by its key: joined by hash, every batch read the whole tasks
            -- table (~40 ms at 10,000 tasks, auto_explain)
            cross join lateral (select * from tasks where id = f.task_id offset 0) t
-         on conflict (task_id, scheduled_at, broadcast_executor_id) where scheduled_at is not null
+         on conflict (task_id, scheduled_at, broadcast_executor_id) where ${fireKeyPredicate}
            do nothing
          returning id)
        select id, pg_notify('${channels.instances}', id::text) from inserted

@@ -1,3 +1,4 @@
+import { keptProbePlan } from '../database/kept-probe-plan.sql.js';
 import { TaskInstanceStatus } from '../task-instances/task-instance-status.js';
 
 const { DISPATCHED } = TaskInstanceStatus;
@@ -11,18 +12,13 @@ export const assignFunction = 'pg_temp.graphcron_dispatch_assign';
  *
  * A temporary function, created with the claim function by each session of the dispatcher, so
  * that its plan is made once and kept: sent as a statement with the ids written in, it was
- * planned at every pass (0.4 ms of 2.4, pg_stat_statements at 500 runTask calls a second). The
- * one plan it is left is a probe of the primary key per run (no join that needs no index), so a
- * plan made while the table was small does not read all of it later.
+ * planned at every pass (0.4 ms of 2.4, pg_stat_statements at 500 runTask calls a second). Its
+ * one plan is a probe of the primary key per run (keptProbePlan).
  */
 export const assignFunctionSql = `
 create function ${assignFunction}(p_ids bigint[], p_executor_ids int[])
 returns setof task_instances
-language plpgsql volatile
-set enable_seqscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
-set plan_cache_mode = force_generic_plan
+language plpgsql volatile ${keptProbePlan}
 as $function$
 begin
   return query

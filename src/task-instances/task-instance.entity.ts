@@ -16,6 +16,12 @@ import { TaskInstanceStatus, unsuccessfulStatuses } from './task-instance-status
 import { TaskInstanceTrigger } from './task-instance-trigger.js';
 
 /**
+ * Which runs the fire key (task, fire time, executor of a BROADCAST fire) covers: an
+ * `on conflict` on that key must name it, or PostgreSQL finds no index to arbitrate.
+ */
+export const fireKeyPredicate = 'scheduled_at is not null';
+
+/**
  * One run of a task. It keeps a snapshot of the task's fields as they were when it was created,
  * so editing or deleting the task later does not rewrite history.
  */
@@ -27,7 +33,7 @@ import { TaskInstanceTrigger } from './task-instance-trigger.js';
 @Unique({
   name: 'task_instances_task_scheduled_unique',
   properties: ['task', 'scheduledAt', 'broadcastExecutorId'],
-  where: 'scheduled_at is not null',
+  where: fireKeyPredicate,
 })
 // The dispatcher's queue, in its order (highest priority, then oldest): walking it in index order
 // lets a pass stop after a window instead of sorting every waiting run (~150 ms at 20,000).
