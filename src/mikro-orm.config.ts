@@ -2,14 +2,26 @@ import 'reflect-metadata';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { parse } from 'pg-connection-string';
 import { migrationsList } from '../migrations/index.js';
 import { entities } from './database/entities.js';
 import { createSessionFunctions } from './database/session-functions.js';
 
 /** The ORM configuration shared by the server, the migration scripts and the tests. */
-export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
+export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
+  // The pool's connections go where pg itself reads the URL to go, as the notification bus's and
+  // the dispatcher's do: MikroORM's own reading of `clientUrl` ignores its query (libpq's
+  // `?host=/run/postgresql` socket folder, `sslmode`), so the pool went over TCP to the URL's
+  // host name while the others used the socket; and it cannot read a URL with no host name
+  // (`postgres://user@/db?host=…`). Its own fields are only what it shows and names.
+  const target = parse(databaseUrl);
   return defineConfig({
-    clientUrl,
+    dbName: target.database ?? undefined,
+    host: target.host ?? undefined,
+    port: target.port ? Number(target.port) : undefined,
+    user: target.user,
+    password: target.password,
+    driverOptions: { connectionString: databaseUrl },
     entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
