@@ -7,6 +7,7 @@ import { HeartbeatBuffer } from './executor-protocol/heartbeat-buffer.js';
 import { NotificationBus } from './pubsub/notification-bus.js';
 import { CronTicker, defaultTickerOptions } from './scheduler/cron-ticker.js';
 import { Dispatcher } from './scheduler/dispatcher.js';
+import { RoundRobinTurns } from './scheduler/round-robin-turns.js';
 import { Reaper } from './scheduler/reaper.js';
 import { buildGraphqlSchema } from './server/build-schema.js';
 import { startHttpServer } from './server/http-server.js';
@@ -69,11 +70,12 @@ export async function startApp(
     heartbeats.start();
     stops.push(() => heartbeats.stop());
     const ids = new SnowflakeGenerator(lease.machineId);
-    const services = createServices({ config, keys, ids, orm, bus, logger, heartbeats });
+    const turns = new RoundRobinTurns();
+    const services = createServices({ config, keys, ids, turns, orm, bus, logger, heartbeats });
     services.assignments.start();
     stops.push(() => services.assignments.stop());
     stops.push(() => services.principals.stop());
-    const dispatcher = new Dispatcher(databaseUrl, bus, ids, logger, services.assignments);
+    const dispatcher = new Dispatcher(databaseUrl, bus, ids, logger, services.assignments, turns);
     const reaper = new Reaper(orm, logger, {
       intervalMs: Math.min(1_000, (config.executorHeartbeatTimeoutSeconds * 1000) / 4),
       heartbeatTimeoutSeconds: config.executorHeartbeatTimeoutSeconds,

@@ -11,8 +11,10 @@ import type { NotificationBus } from '../pubsub/notification-bus.js';
 import type { Logger } from '../shared/logger.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { RoutingStrategy } from '../tasks/routing-strategy.js';
+import { announceAssignments, type AssignmentSink } from './announce-assignments.js';
 import { assignFunction, assignFunctionSql } from './dispatch-assign.sql.js';
 import { claimFunction, claimFunctionSql } from './dispatch-claim.sql.js';
+import type { RoundRobinTurns } from './round-robin-turns.js';
 import { pickExecutor, type Candidate } from './routing.js';
 
 export interface DispatcherOptions {
@@ -40,12 +42,6 @@ interface PassResult {
   nextDueMs: number | null;
 }
 
-/** Where assignments go once committed (the streams of the executors connected here). */
-export interface AssignmentSink {
-  /** Returns the executors it has no stream for. */
-  deliver(rows: readonly AddressedRow[]): Set<number>;
-}
-
 /** Most waiting runs a pass reads at the head of the queue (the rest it reads per group). */
 const queueWindowSize = 2_000;
 
@@ -54,7 +50,9 @@ const queueWindowSize = 2_000;
  * batch with SKIP LOCKED (replicas share the work), serialises per task and per executor with
  * locks taken in a fixed order (so `maxParallelRuns` and executor capacity hold exactly across
  * replicas), picks executors by the task's routing strategy, and once committed publishes each
- * executor's channel once. Runs with no executor free stay SCHEDULED.
+ * executor's channel once. Runs with no executor free stay SCHEDULED. (A `runTask` run created
+ * while nothing waits is placed by its own statement instead, with the same locks and counts:
+ * placement.sql.ts.)
  *
  * A pass is two round trips on a connection of its own: `begin` and the claim function (the
  * claim, the locks and the loads under them), then the assignments and `commit`. Under load,
@@ -68,8 +66,6 @@ export class Dispatcher {
   /** One-shot: the next run held back by `available_at` (a retry's delay) comes due. */
   private dueTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  /** ROUND_ROBIN positions per task. Losing them on restart only changes who is next. */
-  private readonly turns = new Map<number, number>();
 
   private readonly connection: DedicatedConnection;
 
@@ -79,6 +75,7 @@ export class Dispatcher {
     private readonly ids: SnowflakeGenerator,
     private readonly logger: Logger,
     private readonly sink: AssignmentSink,
+    private readonly turns: RoundRobinTurns,
     // A second's worth of cron fires in one pass where possible: each pass costs round trips
     // that take milliseconds under load (batches of 200 started the last of 1,000 fires due
     // the same second ~150 ms after the first).
@@ -184,10 +181,9 @@ export class Dispatcher {
         } else if ((activeByTask.get(run.task_id) ?? 0) >= run.max_parallel_runs) {
           continue; // waits for a run of its task to end
         }
-        const turn = this.turns.get(run.task_id) ?? 0;
-        const chosen = pickExecutor(run.routing_strategy, options, turn);
+        const chosen = pickExecutor(run.routing_strategy, options, this.turns.current(run.task_id));
         if (!chosen) continue;
-        this.turns.set(run.task_id, turn + 1);
+        this.turns.advance(run.task_id);
         for (const c of candidates.byExecutor.get(chosen.executorId) ?? []) c.active++;
         activeByTask.set(run.task_id, (activeByTask.get(run.task_id) ?? 0) + 1);
         assignments.push({ id: run.id, executorId: chosen.executorId });
@@ -201,13 +197,7 @@ export class Dispatcher {
       await db.run('rollback').catch(() => undefined);
       throw error;
     }
-    // Committed: the streams connected here send them now; the others read them.
-    const elsewhere = this.sink.deliver(assigned);
-    for (const executorId of new Set(assigned.map((row) => row.executor_id))) {
-      if (elsewhere.has(executorId)) this.bus.publish(channels.assignments, String(executorId));
-      else this.bus.publishElsewhere(channels.assignments, String(executorId));
-    }
-    for (const row of assigned) this.bus.publish(channels.instances, row.id);
+    announceAssignments(assigned, this.sink, this.bus);
     return result;
   }
 

@@ -14,6 +14,7 @@ import { ExecutorService } from '../executors/executor.service.js';
 import { AssignmentFeeds } from '../executor-protocol/assignment-feeds.js';
 import { ExecutorReconciliationService } from '../executor-protocol/executor-reconciliation.service.js';
 import { ExecutorReportService } from '../executor-protocol/executor-report.service.js';
+import type { RoundRobinTurns } from '../scheduler/round-robin-turns.js';
 import type { SnowflakeGenerator } from '../shared/snowflake.js';
 import { TaskInstanceService } from '../task-instances/task-instance.service.js';
 import { TaskLogService } from '../task-logs/task-log.service.js';
@@ -29,6 +30,8 @@ export interface ServiceDeps {
   heartbeats: HeartbeatBuffer;
   /** Mints task instance ids with this replica's leased machine id. */
   ids: SnowflakeGenerator;
+  /** ROUND_ROBIN positions, shared with the dispatcher. */
+  turns: RoundRobinTurns;
 }
 
 /** The domain services, built once per server and shared by all requests. */
@@ -62,7 +65,7 @@ export function createServices(deps: ServiceDeps): Services {
     executors: new ExecutorService(),
     executorBindings: new ExecutorBindingService(),
     tasks: new TaskService(),
-    taskInstances: new TaskInstanceService(deps.ids),
+    taskInstances: new TaskInstanceService(deps.ids, deps.turns),
     taskLogs: new TaskLogService(),
     audit: new AuditService(),
     enrollment: new EnrollmentService(),

@@ -5,7 +5,7 @@ import { BoundedMap } from '../shared/bounded-map.js';
 const maxTasks = 10_000;
 
 /**
- * The audit changes of a `runTask` run without its instants (`runAuditInstantFields`), per
+ * The audit changes of a `runTask` run without its own fields (`runAuditPerRunFields`), per
  * task, with the version of the task row they were made from: a digest of the whole row as
  * text. Two runs of an unchanged task have the same snapshot, so the statement that creates a
  * run takes these as they are when the locked row still has that digest, and makes them again

@@ -40,28 +40,23 @@ export function newRunAuditChangesSql(i: string): string {
        'retryMaxIntervalSeconds', ${i}.retry_max_interval_seconds,
        'maxParallelRuns', ${i}.max_parallel_runs, 'priority', ${i}.priority, 'tag', ${i}.tag,
        'trigger', ${i}.trigger,
-       ${instantMembers(i)
+       ${perRunMembers(i)
          .map(([name, value]) => `'${name}', ${value}`)
          .join(', ')},
-       'status', case ${i}.status ${Object.entries(TaskInstanceStatus)
-         .filter(([, code]) => typeof code === 'number')
-         .map(([name, code]) => `when ${code} then '${name}'`)
-         .join(' ')} end,
        'statusReason', ${i}.status_reason, 'attempt', ${i}.attempt,
-       'retryCount', ${i}.retry_count, 'exitCode', ${i}.exit_code,
-       'executorId', ${i}.executor_id)) as s
+       'retryCount', ${i}.retry_count, 'exitCode', ${i}.exit_code)) as s
     where s.value <> 'null'::jsonb)`;
 }
 
 /**
  * The fields of `newRunAuditChangesSql` that two runs of an unchanged task do not share: its
- * instants.
+ * instants, and where it went (a run placed as it is created is DISPATCHED to an executor).
  */
-export const runAuditInstantFields = Object.keys(runAuditInstants);
+export const runAuditPerRunFields = ['scheduledAt', 'dispatchDeadline', 'status', 'executorId'];
 
-/** `newRunAuditChangesSql` limited to `runAuditInstantFields` (those not null), as jsonb. */
-export function newRunInstantChangesSql(i: string): string {
-  const members = instantMembers(i).map(
+/** `newRunAuditChangesSql` limited to `runAuditPerRunFields` (those not null), as jsonb. */
+export function newRunPerRunChangesSql(i: string): string {
+  const members = perRunMembers(i).map(
     ([name, value]) =>
       `case when ${value} is null then '{}'::jsonb
             else jsonb_build_object('${name}', jsonb_build_object('before', null, 'after', ${value})) end`,
@@ -69,10 +64,22 @@ export function newRunInstantChangesSql(i: string): string {
   return `(${members.join(' || ')})`;
 }
 
-/** Each instant of row `i` as an ISO string with milliseconds, as a Date's JSON is. */
-function instantMembers(i: string): [name: string, value: string][] {
-  return Object.entries(runAuditInstants).map(([name, column]) => [
+/**
+ * The members of `runAuditPerRunFields` from row `i`, as SQL: each instant as an ISO string
+ * with milliseconds, as a Date's JSON is; the status by name.
+ */
+function perRunMembers(i: string): [name: string, value: string][] {
+  const instants = Object.entries(runAuditInstants).map(([name, column]): [string, string] => [
     name,
     `to_char(${i}.${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   ]);
+  const statusNames = Object.entries(TaskInstanceStatus)
+    .filter(([, code]) => typeof code === 'number')
+    .map(([name, code]) => `when ${code} then '${name}'`)
+    .join(' ');
+  return [
+    ...instants,
+    ['status', `case ${i}.status ${statusNames} end`],
+    ['executorId', `${i}.executor_id`],
+  ];
 }

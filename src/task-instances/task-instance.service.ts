@@ -6,7 +6,11 @@ import {
   type FilterQuery,
 } from '@mikro-orm/postgresql';
 import { query } from '../database/sql.js';
+import type { AddressedRow } from '../executor-protocol/pending-message.js';
 import { channels } from '../pubsub/channels.js';
+import { announceAssignments } from '../scheduler/announce-assignments.js';
+import { placeNewRunFunction } from '../scheduler/placement.sql.js';
+import type { RoundRobinTurns } from '../scheduler/round-robin-turns.js';
 import { applyRunOverrides, type RunTaskOverrides } from './run-overrides.js';
 import { diff, insertAudits, recordAudit, type Snapshot } from '../audit/audit-log.js';
 import type { AuditChanges } from '../audit/audit-entry.entity.js';
@@ -36,8 +40,8 @@ import {
 import { RunAuditCache } from './run-audit-cache.js';
 import {
   newRunAuditChangesSql,
-  newRunInstantChangesSql,
-  runAuditInstantFields,
+  newRunPerRunChangesSql,
+  runAuditPerRunFields,
 } from './run-audit.sql.js';
 
 export function taskInstanceSnapshot(instance: TaskInstance): Snapshot {
@@ -178,26 +182,35 @@ function withFieldPrefix<T>(prefix: string, build: () => T): T {
 
 /**
  * `runOneAtOnce`'s statement, made once: its text is the same for every call (~3 KB, which the
- * prepared statements' cache would otherwise hash at every call).
+ * prepared statements' cache would otherwise hash at every call). The run is placed on an
+ * executor as it is created when nothing waits ahead of it (placement.sql.ts), under the task's
+ * row lock, which the placement needs held first.
  */
 const runOneAtOnceSql = `with locked as materialized (
      select *, encode(sha256(convert_to(tasks::text, 'UTF8')), 'hex') as row_version from tasks
       where id = $1::bigint and overlap_policy <> '${OverlapPolicy.SKIP}'
         and ($2::boolean or owner_id = $3::bigint)
         for update),
+   placed as materialized (
+     select p.* from locked t
+      cross join lateral ${placeNewRunFunction}(
+        t.id::int, t.routing_strategy, t.max_parallel_runs, $10::int, $11::float8) p),
    inserted as (
      insert into task_instances (
        id, ${taskSnapshotColumns}, trigger, status, attempt, dispatch_deadline, created_at,
-       updated_at)
+       updated_at, executor_id, executor_name, executor_host, dispatched_at)
      select $4::bigint, ${taskSnapshotValues()}, '${TaskInstanceTrigger.MANUAL}',
-            ${TaskInstanceStatus.SCHEDULED}, 1, ${dispatchDeadlineSql('now()')}, now(), now()
-       from locked t
+            case when p.executor_id is null then ${TaskInstanceStatus.SCHEDULED}
+                 else ${TaskInstanceStatus.DISPATCHED} end,
+            1, ${dispatchDeadlineSql('now()')}, now(), now(), p.executor_id, p.executor_name,
+            p.executor_host, case when p.executor_id is null then null else now() end
+       from locked t left join placed p on true
    returning *),
    audited as (
      insert into audit_entries
        (actor_id, actor_name, action, entity_type, entity_id, changes, request_id, created_at)
      select $5::bigint, $6::text, 'runTask', 'TaskInstance', i.id::text,
-            case when l.row_version = $8::text then $9::jsonb || ${newRunInstantChangesSql('i')}
+            case when l.row_version = $8::text then $9::jsonb || ${newRunPerRunChangesSql('i')}
                  else ${newRunAuditChangesSql('i')} end,
             $7::text, now()
        from inserted i cross join locked l)
@@ -214,7 +227,10 @@ export class TaskInstanceService {
   /** The audit changes of `runTask` runs, per task version (see RunAuditCache). */
   private readonly runAudits = new RunAuditCache();
 
-  constructor(private readonly ids: SnowflakeGenerator) {}
+  constructor(
+    private readonly ids: SnowflakeGenerator,
+    private readonly turns: RoundRobinTurns,
+  ) {}
 
   /**
    * The earlier attempts of a run, by attempt. GraphQL resolves the field for every run of a
@@ -301,10 +317,7 @@ export class TaskInstanceService {
     const [request] = requests;
     if (requests.length === 1 && request && !request.overrides) {
       const instance = await this.runOneAtOnce(ctx, principal, taskIds[0]!);
-      if (instance) {
-        ctx.services.bus.publish(channels.dispatch);
-        return [instance];
-      }
+      if (instance) return [instance];
     }
     const created = await ctx.em.transactional(async (em) => {
       // Without overrides, the tasks are locked by the statement that creates the runs (a round
@@ -398,8 +411,9 @@ export class TaskInstanceService {
   /**
    * One run of a task the caller may run and whose overlap policy is not SKIP, with its audit
    * entry, in one statement (no begin or commit: a `runTask` took five round trips to the
-   * database, and was most of the server's work at 500 calls a second). Null, with nothing
-   * written, when any of that does not hold.
+   * database, and was most of the server's work at 500 calls a second), placed on an executor
+   * when nothing waits ahead of it. Null, with nothing written, when any of that does not hold.
+   * Once committed, its executor is told, or the dispatchers of every replica.
    */
   private async runOneAtOnce(
     ctx: RequestContext,
@@ -409,7 +423,7 @@ export class TaskInstanceService {
     // assertOwnerOrAdmin's rule, applied by the statement.
     const changeable = changeableOwners(principal);
     const audit = this.runAudits.get(taskId);
-    const [row] = await query<EntityDictionary<TaskInstance> & { task_row_version: string }>(
+    const [row] = await query<AddressedRow & { task_row_version: string }>(
       ctx.em,
       runOneAtOnceSql,
       [
@@ -422,16 +436,29 @@ export class TaskInstanceService {
         ctx.requestId,
         audit?.version ?? null,
         audit?.changes ?? null,
+        this.turns.take(taskId),
+        Math.random(),
       ],
       { prepare: true },
     );
     if (!row) return null;
-    const [instance] = entitiesFromRows(ctx.em, TaskInstance, [row]);
+    const [instance] = entitiesFromRows(ctx.em, TaskInstance, [
+      row as unknown as EntityDictionary<TaskInstance>,
+    ]);
     if (row.task_row_version !== audit?.version) {
       // The statement made the changes itself: the same, made here for the next run.
       const changes = diff(null, taskInstanceSnapshot(instance!));
-      for (const field of runAuditInstantFields) delete changes[field];
+      for (const field of runAuditPerRunFields) delete changes[field];
       this.runAudits.set(taskId, row.task_row_version, changes);
+    }
+    if (row.executor_id === null) {
+      ctx.services.bus.publish(channels.dispatch);
+    } else {
+      announceAssignments(
+        [{ ...row, id: String(row.id) }],
+        ctx.services.assignments,
+        ctx.services.bus,
+      );
     }
     return instance!;
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RoundRobinTurns } from '../../../src/scheduler/round-robin-turns.js';
 import { TaskInstance } from '../../../src/task-instances/task-instance.entity.js';
 import { TaskInstanceService } from '../../../src/task-instances/task-instance.service.js';
 import {
@@ -85,7 +86,7 @@ describe('TaskInstance.attempts: the earlier attempts of a run', () => {
   });
 
   it('loads the attempts of many runs with one query', async () => {
-    const service = new TaskInstanceService({ next: () => '1' } as never);
+    const service = new TaskInstanceService({ next: () => '1' } as never, new RoundRobinTurns());
     const em = server.app.orm.em.fork();
     const find = vi.spyOn(em, 'find');
     const instances = runs.map((id) => em.getReference(TaskInstance, id));
