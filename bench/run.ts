@@ -205,7 +205,14 @@ async function main(postgres: BenchPostgres): Promise<void> {
               theirs.map((run) => run.find((r) => r.ratePerSecond === rate)!),
               (r) => r.p99Ms,
             )
-          : { p50Ms: NaN, p95Ms: NaN, p99Ms: NaN, maxMs: NaN };
+          : {
+              p50Ms: NaN,
+              p95Ms: NaN,
+              p99Ms: NaN,
+              maxMs: NaN,
+              calledToStartP50Ms: NaN,
+              calledToStartP99Ms: NaN,
+            };
       byRate[rate] = {
         graphcron: oursAtRate,
         graphileWorker: theirsAtRate,
@@ -219,6 +226,15 @@ async function main(postgres: BenchPostgres): Promise<void> {
           .join(' / '),
         `p99 ${ratio(oursAtRate.p99Ms, theirsAtRate.p99Ms)}`,
         rate === 500 ? 'p99 ≤ 25 ms' : '',
+      ]);
+      rows.push([
+        `  runTask / addJob called → started p50 / p99 (ms)`,
+        `${oursAtRate.sentToStartP50Ms} / ${oursAtRate.sentToStartP99Ms}`,
+        [theirsAtRate.calledToStartP50Ms, theirsAtRate.calledToStartP99Ms]
+          .map((v) => round(v, 1))
+          .join(' / '),
+        '',
+        '',
       ]);
     }
     results.latency = byRate;

@@ -73,6 +73,9 @@ export interface GraphileLatencyResult {
    */
   addJobP50Ms: number;
   addJobP99Ms: number;
+  /** From calling `addJob` to the handler starting: the producer's whole wait. */
+  calledToStartP50Ms: number;
+  calledToStartP99Ms: number;
 }
 
 // Large enough that enqueueing is a small share of the run, small enough that the workers start
@@ -213,6 +216,7 @@ export async function graphileLatency(
     await group.stop();
 
     const latencies: number[] = [];
+    const sinceCalled: number[] = [];
     for (const [sequence, startedAtMs] of group.startedAtMs) {
       if (sequence >= total) continue; // a warm-up job
       const enqueued = enqueuedAtMs[sequence];
@@ -220,10 +224,18 @@ export async function graphileLatency(
         throw new Error(`Worker reported job ${sequence}, which was never enqueued`);
       }
       latencies.push(startedAtMs - enqueued);
+      sinceCalled.push(startedAtMs - enqueued + addJobMs[sequence]!);
     }
     const started = summarizeLatency(latencies);
     const addJob = summarizeLatency(Array.from(addJobMs));
-    return { ...started, addJobP50Ms: addJob.p50Ms, addJobP99Ms: addJob.p99Ms };
+    const calledToStart = summarizeLatency(sinceCalled);
+    return {
+      ...started,
+      addJobP50Ms: addJob.p50Ms,
+      addJobP99Ms: addJob.p99Ms,
+      calledToStartP50Ms: calledToStart.p50Ms,
+      calledToStartP99Ms: calledToStart.p99Ms,
+    };
   } finally {
     await group.kill();
   }

@@ -22,6 +22,14 @@ export interface LatencyResult extends LatencySummary {
   /** runTask round trip (request sent → response), p50/p99. */
   runTaskP50Ms: number;
   runTaskP99Ms: number;
+  /**
+   * runTask request sent → started, p50/p99: the caller's whole wait. A run placed on its
+   * executor by runTask's own statement is sent to it before the response, and can start before
+   * the caller hears of the commit (commit → started then comes out 0 or below); this counts
+   * the statement's time too.
+   */
+  sentToStartP50Ms: number;
+  sentToStartP99Ms: number;
   /** Where the time goes: committed → dispatched (database clock), dispatched → started. */
   commitToDispatchP50Ms: number;
   dispatchToStartP50Ms: number;
@@ -130,6 +138,9 @@ export async function measureRate(
   const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
   const latencies = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.committedAt);
   const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
+  const sentToStart = summarizeLatency(
+    sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.sentAt),
+  );
   const spanSeconds =
     (Math.max(...sent.map((run) => run.committedAt)) - Math.min(...sent.map((run) => run.sentAt))) /
     1000;
@@ -139,6 +150,8 @@ export async function measureRate(
     ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
     runTaskP50Ms: roundTrips.p50Ms,
     runTaskP99Ms: roundTrips.p99Ms,
+    sentToStartP50Ms: sentToStart.p50Ms,
+    sentToStartP99Ms: sentToStart.p99Ms,
     commitToDispatchP50Ms: summarizeLatency(
       sent.map((run) => dispatchedAt.get(run.id)! - run.committedAt),
     ).p50Ms,
