@@ -184,7 +184,8 @@ function withFieldPrefix<T>(prefix: string, build: () => T): T {
  * `runOneAtOnce`'s statement, made once: its text is the same for every call (~3 KB, which the
  * prepared statements' cache would otherwise hash at every call). The run is placed on an
  * executor as it is created when nothing waits ahead of it (placement.sql.ts), under the task's
- * row lock, which the placement needs held first.
+ * row lock, which the placement needs held first. Its `dispatched_at` is the moment it was
+ * placed: `now()` is the statement's start, before its waits for locks.
  */
 const runOneAtOnceSql = `with locked as materialized (
      select *, encode(sha256(convert_to(tasks::text, 'UTF8')), 'hex') as row_version from tasks
@@ -203,7 +204,7 @@ const runOneAtOnceSql = `with locked as materialized (
             case when p.executor_id is null then ${TaskInstanceStatus.SCHEDULED}
                  else ${TaskInstanceStatus.DISPATCHED} end,
             1, ${dispatchDeadlineSql('now()')}, now(), now(), p.executor_id, p.executor_name,
-            p.executor_host, case when p.executor_id is null then null else now() end
+            p.executor_host, case when p.executor_id is null then null else clock_timestamp() end
        from locked t left join placed p on true
    returning *),
    audited as (
