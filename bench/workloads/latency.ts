@@ -30,6 +30,12 @@ export interface LatencyResult extends LatencySummary {
    */
   sentToStartP50Ms: number;
   sentToStartP99Ms: number;
+  /**
+   * The run's `created_at` (the start of the statement that created it, database clock) →
+   * started, p50/p99: from before the commit, where the figure above starts after it.
+   */
+  createdToStartP50Ms: number;
+  createdToStartP99Ms: number;
   /** Where the time goes: committed → dispatched (database clock), dispatched → started. */
   commitToDispatchP50Ms: number;
   dispatchToStartP50Ms: number;
@@ -130,8 +136,14 @@ export async function measureRate(
     120_000,
     100,
   );
-  const rows = await stack.db.rows<{ id: string; started_at: Date; dispatched_at: Date }>(
-    `select id::text as id, started_at, dispatched_at from task_instances where id = any($1::bigint[])`,
+  const rows = await stack.db.rows<{
+    id: string;
+    started_at: Date;
+    dispatched_at: Date;
+    created_at: Date;
+  }>(
+    `select id::text as id, started_at, dispatched_at, created_at from task_instances
+      where id = any($1::bigint[])`,
     [ids],
   );
   const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
@@ -140,6 +152,9 @@ export async function measureRate(
   const roundTrips = summarizeLatency(sent.map((run) => run.committedAt - run.sentAt));
   const sentToStart = summarizeLatency(
     sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.sentAt),
+  );
+  const createdToStart = summarizeLatency(
+    rows.map((row) => row.started_at.getTime() - row.created_at.getTime()),
   );
   const spanSeconds =
     (Math.max(...sent.map((run) => run.committedAt)) - Math.min(...sent.map((run) => run.sentAt))) /
@@ -152,6 +167,8 @@ export async function measureRate(
     runTaskP99Ms: roundTrips.p99Ms,
     sentToStartP50Ms: sentToStart.p50Ms,
     sentToStartP99Ms: sentToStart.p99Ms,
+    createdToStartP50Ms: createdToStart.p50Ms,
+    createdToStartP99Ms: createdToStart.p99Ms,
     commitToDispatchP50Ms: summarizeLatency(
       sent.map((run) => dispatchedAt.get(run.id)! - run.committedAt),
     ).p50Ms,
