@@ -17,6 +17,8 @@ export interface PostgresConditions {
   fsync: string;
   sharedBuffers: string;
   maxConnections: number;
+  /** 'on' gives graphcron's latency from each run's commit (else from the runTask response). */
+  trackCommitTimestamp: string;
   source: 'embedded' | 'BENCH_DATABASE_URL';
 }
 
@@ -44,7 +46,11 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     // Under the system temp folder, which the `postgres` user can enter when we run as root.
     folder = mkdtempSync(path.join(tmpdir(), 'graphcron-bench-'));
     chmodSync(folder, 0o755);
-    const embedded = await startEmbeddedPostgres({ folder });
+    // Commit times, so that latency is measured from a run's commit (see latency.ts).
+    const embedded = await startEmbeddedPostgres({
+      folder,
+      settings: { track_commit_timestamp: 'on' },
+    });
     serverUrl = embedded.url;
     stopEmbedded = () => embedded.stop();
   }
@@ -75,6 +81,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
           fsync: await setting('fsync'),
           sharedBuffers: await setting('shared_buffers'),
           maxConnections: Number(await setting('max_connections')),
+          trackCommitTimestamp: await setting('track_commit_timestamp'),
           source: external ? 'BENCH_DATABASE_URL' : 'embedded',
         };
       } finally {

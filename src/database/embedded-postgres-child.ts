@@ -17,6 +17,7 @@ interface ChildOptions {
   dataDir: string;
   port: number;
   password: string;
+  settings: Record<string, string>;
 }
 
 function send(message: Record<string, unknown>): void {
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       'max_connections=300',
       '-c',
       'fsync=on',
+      ...Object.entries(options.settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: remember,
     onError: remember,

@@ -19,6 +19,8 @@ export interface EmbeddedPostgresOptions {
   folder: string;
   /** TCP port on 127.0.0.1; a free one is picked when omitted. */
   port?: number;
+  /** Server settings beyond the defaults (`-c name=value`), such as the benchmark's. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export class EmbeddedPostgresError extends Error {}
@@ -42,7 +44,12 @@ export async function startEmbeddedPostgres(
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     env: {
       ...process.env,
-      GRAPHCRON_EMBEDDED_PG_OPTIONS: JSON.stringify({ dataDir, port, password }),
+      GRAPHCRON_EMBEDDED_PG_OPTIONS: JSON.stringify({
+        dataDir,
+        port,
+        password,
+        settings: options.settings ?? {},
+      }),
     },
     execArgv: ['--no-warnings'],
   });
