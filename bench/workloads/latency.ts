@@ -46,7 +46,10 @@ export interface LatencyResult extends LatencySummary {
    */
   createdToStartP50Ms: number;
   createdToStartP99Ms: number;
-  /** Where the time goes: committed → dispatched (database clock), dispatched → started. */
+  /**
+   * Where the time goes: runTask response → dispatched (below 0 when runTask placed the run
+   * itself), dispatched → started (database clock).
+   */
   commitToDispatchP50Ms: number;
   dispatchToStartP50Ms: number;
   /**

@@ -8,6 +8,15 @@ const { SCHEDULED, DISPATCHED, RUNNING } = TaskInstanceStatus;
 /** The session function that places a new run on an executor (see below). */
 export const placeNewRunFunction = 'pg_temp.graphcron_place_new_run';
 
+/** Runs in flight on executor `e` (as the dispatcher counts them). */
+const executorLoadSql = `(select count(*)::int from task_instances a
+                   where a.executor_id = e.id and a.status in (${DISPATCHED}, ${RUNNING}))`;
+
+/** The chosen executor (`v_chosen`, locked), if it has room now: the function's row. */
+const roomLeftSql = `
+        select e.id, e.name, e.host from executors e
+         where e.id = v_chosen and ${executorLoadSql} < e.capacity`;
+
 /**
  * Chooses the executor of a run the calling statement is about to create, so that it is
  * created DISPATCHED instead of waiting for a dispatch pass: at 500 `runTask` calls a second,
@@ -32,14 +41,6 @@ export const placeNewRunFunction = 'pg_temp.graphcron_place_new_run';
  * dispatcher never waits for a task row while it holds advisory or executor locks, except to
  * fan out a BROADCAST run, whose task is never placed here.
  */
-/** The chosen executor (`v_chosen`, locked), if it has room now: the function's row. */
-const roomLeftSql = `
-        select e.id, e.name, e.host from executors e
-         where e.id = v_chosen
-           and (select count(*) from task_instances a
-                 where a.executor_id = e.id and a.status in (${DISPATCHED}, ${RUNNING}))
-               < e.capacity`;
-
 export const placeNewRunFunctionSql = `
 create function ${placeNewRunFunction}(
   p_task_id int, p_routing_strategy text, p_max_parallel_runs int, p_turn int, p_random float8)
@@ -76,9 +77,7 @@ begin
          array_agg(c.active), array_agg(c.capacity)
     into v_binding_ids, v_executor_ids, v_weights, v_active, v_capacities
     from (select eb.id as binding_id, e.id as executor_id, eb.weight, e.capacity,
-                 (select count(*)::int from task_instances a
-                   where a.executor_id = e.id and a.status in (${DISPATCHED}, ${RUNNING}))
-                   as active
+                 ${executorLoadSql} as active
             from task_bindings tb
             join executor_bindings eb on eb.id = tb.binding_id
             join executors e on e.id = eb.executor_id

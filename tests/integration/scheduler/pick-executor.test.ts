@@ -62,7 +62,7 @@ describe('the executor a run is routed to, in SQL and in TypeScript', () => {
   it('agrees with pickExecutor on 400 random candidate sets, for every strategy', async () => {
     const next = sequence(20261128);
     const below = (n: number): number => Math.floor(next() * n);
-    let disagreements: string[] = [];
+    const disagreements: string[] = [];
     let chosen = 0;
     for (let index = 0; index < 400; index++) {
       // Bindings in no particular order, some executors through two bindings, some full.
@@ -91,8 +91,7 @@ describe('the executor a run is routed to, in SQL and in TypeScript', () => {
         }
       }
     }
-    disagreements = disagreements.slice(0, 5);
-    expect(disagreements).toEqual([]);
+    expect(disagreements.slice(0, 5)).toEqual([]);
     // The cases are not all "no executor has room".
     expect(chosen).toBeGreaterThan(1_000);
   });
