@@ -54,6 +54,11 @@ export interface GraphileLatencyOptions {
   durationSeconds: number;
   /** Jobs added first at `warmup.ratePerSecond`, untimed, to the same worker processes. */
   warmup: { jobs: number; ratePerSecond: number };
+  /**
+   * Seconds of jobs at `ratePerSecond` just before the measured ones, in the same schedule, and
+   * measured apart (graphcron's latency workload does the same).
+   */
+  leadInSeconds: number;
   workers: number;
   concurrency: number;
 }
@@ -76,6 +81,8 @@ export interface GraphileLatencyResult {
   /** From calling `addJob` to the handler starting: the producer's whole wait. */
   calledToStartP50Ms: number;
   calledToStartP99Ms: number;
+  /** `addJob` resolved → started, p99, over the lead-in's jobs. */
+  leadInP99Ms: number;
 }
 
 // Large enough that enqueueing is a small share of the run, small enough that the workers start
@@ -159,8 +166,9 @@ export async function graphileThroughput(
 }
 
 /**
- * With the workers idle, adds one job at a time on a fixed schedule and measures, per job, the
- * time from `addJob` resolving (the insert committed) to its handler starting in a worker.
+ * With the workers idle, adds one job at a time on a fixed schedule and measures, per job after
+ * the lead-in, the time from `addJob` resolving (the insert committed) to its handler starting
+ * in a worker.
  */
 export async function graphileLatency(
   options: GraphileLatencyOptions,
@@ -170,6 +178,9 @@ export async function graphileLatency(
   assertPositive('durationSeconds', durationSeconds);
   const total = Math.round(ratePerSecond * durationSeconds);
   assertPositiveInteger('ratePerSecond * durationSeconds', total);
+  const leadInJobs = Math.round(ratePerSecond * options.leadInSeconds);
+  // Sequences: the measured jobs first, then the lead-in's, then the warm-up's.
+  const scheduled = total + leadInJobs;
   const taskIdentifier = uniqueTaskIdentifier();
   await runMigrations({ connectionString: databaseUrl, logger: quietLogger });
   const group = await WorkerProcessGroup.start(options.workers, {
@@ -181,14 +192,14 @@ export async function graphileLatency(
   });
   try {
     const utils = await openWorkerUtils(databaseUrl);
-    const enqueuedAtMs = new Float64Array(total).fill(Number.NaN);
-    const addJobMs = new Float64Array(total).fill(Number.NaN);
+    const enqueuedAtMs = new Float64Array(scheduled).fill(Number.NaN);
+    const addJobMs = new Float64Array(scheduled).fill(Number.NaN);
     try {
-      // Warm-up jobs take the sequences after the measured ones, and are not measured.
       const { warmup } = options;
       if (warmup.jobs > 0) {
         await enqueueOnSchedule(warmup.jobs, 1000 / warmup.ratePerSecond, async (index) => {
-          await utils.addJob(taskIdentifier, { sequence: total + index } satisfies BenchJobPayload);
+          const sequence = scheduled + index;
+          await utils.addJob(taskIdentifier, { sequence } satisfies BenchJobPayload);
         });
         await group.waitUntil(
           () => group.startedAtMs.size >= warmup.jobs,
@@ -197,7 +208,8 @@ export async function graphileLatency(
         );
       }
       await sleep(IDLE_SETTLE_MS);
-      await enqueueOnSchedule(total, 1000 / ratePerSecond, async (sequence) => {
+      await enqueueOnSchedule(scheduled, 1000 / ratePerSecond, async (index) => {
+        const sequence = index < leadInJobs ? total + index : index - leadInJobs;
         const payload: BenchJobPayload = { sequence };
         const calledAtMs = wallClockMs();
         await utils.addJob(taskIdentifier, payload);
@@ -206,8 +218,8 @@ export async function graphileLatency(
         addJobMs[sequence] = resolvedAtMs - calledAtMs;
       });
       await group.waitUntil(
-        () => group.startedAtMs.size >= warmup.jobs + total,
-        jobsTimeoutMs(total),
+        () => group.startedAtMs.size >= warmup.jobs + scheduled,
+        jobsTimeoutMs(scheduled),
         'all latency jobs started',
       );
     } finally {
@@ -217,17 +229,22 @@ export async function graphileLatency(
 
     const latencies: number[] = [];
     const sinceCalled: number[] = [];
+    const leadInLatencies: number[] = [];
     for (const [sequence, startedAtMs] of group.startedAtMs) {
-      if (sequence >= total) continue; // a warm-up job
+      if (sequence >= scheduled) continue; // a warm-up job
       const enqueued = enqueuedAtMs[sequence];
       if (enqueued === undefined || Number.isNaN(enqueued)) {
         throw new Error(`Worker reported job ${sequence}, which was never enqueued`);
+      }
+      if (sequence >= total) {
+        leadInLatencies.push(startedAtMs - enqueued);
+        continue;
       }
       latencies.push(startedAtMs - enqueued);
       sinceCalled.push(startedAtMs - enqueued + addJobMs[sequence]!);
     }
     const started = summarizeLatency(latencies);
-    const addJob = summarizeLatency(Array.from(addJobMs));
+    const addJob = summarizeLatency(Array.from(addJobMs.subarray(0, total)));
     const calledToStart = summarizeLatency(sinceCalled);
     return {
       ...started,
@@ -235,6 +252,8 @@ export async function graphileLatency(
       addJobP99Ms: addJob.p99Ms,
       calledToStartP50Ms: calledToStart.p50Ms,
       calledToStartP99Ms: calledToStart.p99Ms,
+      leadInP99Ms:
+        leadInLatencies.length > 0 ? summarizeLatency(leadInLatencies).p99Ms : Number.NaN,
     };
   } finally {
     await group.kill();

@@ -13,6 +13,11 @@ export interface LatencyOptions {
   tasks: number;
   /** Runs made first at `warmup.ratePerSecond`, untimed, by the same processes. */
   warmup: { runs: number; ratePerSecond: number };
+  /**
+   * Seconds of each rate run before its measured seconds, in the same stream of calls, and not
+   * in its headline figures: the latency of a steady rate, not of the step up to it.
+   */
+  leadInSeconds: number;
 }
 
 /**
@@ -24,6 +29,12 @@ export interface LatencyOptions {
 export interface LatencyResult extends LatencySummary {
   ratePerSecond: number;
   measuredFrom: 'commit' | 'response';
+  /**
+   * The lead-in: its length, and the same commit → started p99 over its runs, the first ones at
+   * this rate after the previous, slower one (or the warm-up).
+   */
+  leadInSeconds: number;
+  leadInP99Ms: number;
   /** runTask response → started, p50/p99 (the headline when commit times are not kept). */
   responseToStartP50Ms: number;
   responseToStartP99Ms: number;
@@ -53,7 +64,7 @@ export interface LatencyResult extends LatencySummary {
   commitToDispatchP50Ms: number;
   dispatchToStartP50Ms: number;
   /**
-   * CPU per run in ms, from the rate's first call until every run has finished: the server, the
+   * CPU per run in ms, from the first measured call until every run has finished: the server, the
    * executors together, this bench process, and the rest of the machine (PostgreSQL, mostly,
    * with its background work such as autovacuum; also the kernel's own threads). Each run comes
    * alone at these rates, so this is what an unbatched run costs, where the throughput
@@ -77,9 +88,9 @@ interface CpuCounters {
 }
 
 /**
- * Workload 2: `runTask` calls on a steady schedule (not a burst), each timed from its response
- * (the run is committed) to the `startedAt` its executor reported. The executors run dry, so
- * the figure is the scheduler's: dispatch, push, acknowledgement and start.
+ * Workload 2: `runTask` calls on a steady schedule (not a burst), each timed from its commit to
+ * the `startedAt` its executor reported, after a lead-in at the same rate. The executors run
+ * dry, so the figure is the scheduler's: dispatch, push and start.
  */
 export async function graphcronLatency(
   postgres: BenchPostgres,
@@ -105,7 +116,9 @@ export async function graphcronLatency(
     // measured rate.
     await warmUp(stack, taskIds, options.warmup);
     for (const rate of options.rates) {
-      results.push(await measureRate(stack, taskIds, rate, options.durationSeconds));
+      results.push(
+        await measureRate(stack, taskIds, rate, options.durationSeconds, options.leadInSeconds),
+      );
     }
     return results;
   } finally {
@@ -114,15 +127,17 @@ export async function graphcronLatency(
 }
 
 /**
- * Calls runTask on `taskIds` at `rate` for `seconds`, waits until every run has finished, and
- * returns their latencies and CPU per run. Only runs of `taskIds` are waited for: other tasks
- * may have runs that cannot finish (the blocked-backlog workload).
+ * Calls runTask on `taskIds` at `rate` for `leadInSeconds` and then `seconds` more without a
+ * break, waits until every run has finished, and returns the latencies of the runs of those
+ * `seconds` (the lead-in's p99 beside them), and their CPU per run. Only runs of `taskIds` are
+ * waited for: other tasks may have runs that cannot finish (the blocked-backlog workload).
  */
 export async function measureRate(
   stack: GraphcronStack,
   taskIds: readonly string[],
   rate: number,
   seconds: number,
+  leadInSeconds = 0,
 ): Promise<LatencyResult> {
   const cpuCounters = (): CpuCounters => {
     const { user, system } = process.cpuUsage();
@@ -133,9 +148,15 @@ export async function measureRate(
       machine: machineBusyMs(),
     };
   };
-  const cpuBefore = cpuCounters();
-  const sent = await runAtRate(stack.graphql, taskIds, rate, seconds);
-  const ids = sent.map((run) => run.id);
+  const leadInRuns = Math.round(rate * leadInSeconds);
+  let cpuBefore = cpuCounters();
+  const calls = await runAtRate(stack.graphql, taskIds, rate, leadInSeconds + seconds, {
+    index: leadInRuns,
+    reached: () => (cpuBefore = cpuCounters()),
+  });
+  const leadIn = calls.slice(0, leadInRuns);
+  const sent = calls.slice(leadInRuns);
+  const ids = calls.map((run) => run.id);
   await stack.db.waitFor(
     async () =>
       Number(
@@ -167,18 +188,25 @@ export async function measureRate(
   );
   const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
   const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
-  const fromResponse = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.respondedAt);
+  const createdAt = new Map(rows.map((row) => [row.id, row.created_at.getTime()]));
   const isFromCommit = rows.every((row) => row.committed_at !== null);
-  const latencies = isFromCommit
-    ? rows.map((row) => row.started_at.getTime() - row.committed_at!.getTime())
-    : fromResponse;
+  const committedAt = new Map(rows.map((row) => [row.id, row.committed_at?.getTime()]));
+  /** Commit → started, or response → started without commit times. */
+  const latenciesOf = (runs: readonly SentRun[]): number[] =>
+    runs.map(
+      (run) =>
+        (startedAt.get(run.id) ?? Number.NaN) -
+        (isFromCommit ? committedAt.get(run.id)! : run.respondedAt),
+    );
+  const fromResponse = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.respondedAt);
+  const latencies = latenciesOf(sent);
   const responseToStart = summarizeLatency(fromResponse.filter((value) => !Number.isNaN(value)));
   const roundTrips = summarizeLatency(sent.map((run) => run.respondedAt - run.sentAt));
   const sentToStart = summarizeLatency(
     sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.sentAt),
   );
   const createdToStart = summarizeLatency(
-    rows.map((row) => row.started_at.getTime() - row.created_at.getTime()),
+    sent.map((run) => startedAt.get(run.id)! - createdAt.get(run.id)!),
   );
   const spanSeconds =
     (Math.max(...sent.map((run) => run.respondedAt)) - Math.min(...sent.map((run) => run.sentAt))) /
@@ -188,6 +216,11 @@ export async function measureRate(
     achievedPerSecond: Math.round(sent.length / spanSeconds),
     ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
     measuredFrom: isFromCommit ? ('commit' as const) : ('response' as const),
+    leadInSeconds,
+    leadInP99Ms:
+      leadIn.length > 0
+        ? summarizeLatency(latenciesOf(leadIn).filter((value) => !Number.isNaN(value))).p99Ms
+        : Number.NaN,
     responseToStartP50Ms: responseToStart.p50Ms,
     responseToStartP99Ms: responseToStart.p99Ms,
     runTaskP50Ms: roundTrips.p50Ms,
@@ -254,12 +287,16 @@ interface SentRun {
   respondedAt: number;
 }
 
-/** Calls runTask `rate` times a second for `seconds`, on schedule, without waiting for answers. */
+/**
+ * Calls runTask `rate` times a second for `seconds`, on schedule, without waiting for answers;
+ * `mark.reached` is called just before call number `mark.index` (from 0) is made.
+ */
 async function runAtRate(
   graphql: { request<T>(query: string, variables?: Record<string, unknown>): Promise<T> },
   taskIds: readonly string[],
   rate: number,
   seconds: number,
+  mark?: { index: number; reached: () => void },
 ): Promise<SentRun[]> {
   const total = Math.round(rate * seconds);
   const started = performance.now();
@@ -267,6 +304,7 @@ async function runAtRate(
   while (pending.length < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
     while (pending.length < due) {
+      if (pending.length === mark?.index) mark.reached();
       const taskId = taskIds[pending.length % taskIds.length]!;
       const sentAt = Date.now();
       pending.push(
