@@ -56,7 +56,7 @@ const sizes = {
   latencyWarmup: { runs: isQuick ? 200 : 2_000, ratePerSecond: 200 },
   // Each rate, both systems, just before its measured seconds and in the same stream: what is
   // measured is a steady rate, not the step up to it from the slower rate before it (the first
-  // seconds after a step, reported apart, had graphcron's p99 at 500/s 20-35 ms against 8-15).
+  // seconds after a step, reported apart, had graphcron's p99 at 500/s 20-35 ms against mostly 8-15).
   latencyLeadInSeconds: Number(env.BENCH_LATENCY_LEAD_IN_SECONDS ?? (isQuick ? 2 : 10)),
   rates: (env.BENCH_RATES ?? '100,500,1000').split(',').map(Number),
   backlog: isQuick ? 2_000 : 10_000,
