@@ -189,38 +189,32 @@ export async function measureRate(
   const dispatchedAt = new Map(rows.map((row) => [row.id, row.dispatched_at.getTime()]));
   const startedAt = new Map(rows.map((row) => [row.id, row.started_at.getTime()]));
   const createdAt = new Map(rows.map((row) => [row.id, row.created_at.getTime()]));
-  const isFromCommit = rows.every((row) => row.committed_at !== null);
   const committedAt = new Map(rows.map((row) => [row.id, row.committed_at?.getTime()]));
-  /** Commit → started, or response → started without commit times. */
-  const latenciesOf = (runs: readonly SentRun[]): number[] =>
-    runs.map(
-      (run) =>
-        (startedAt.get(run.id) ?? Number.NaN) -
-        (isFromCommit ? committedAt.get(run.id)! : run.respondedAt),
+  const isFromCommit = rows.every((row) => row.committed_at !== null);
+  /** From `from` to each run's start, summarised. */
+  const untilStarted = (runs: readonly SentRun[], from: (run: SentRun) => number) =>
+    summarizeLatency(
+      runs
+        .map((run) => (startedAt.get(run.id) ?? Number.NaN) - from(run))
+        .filter((value) => !Number.isNaN(value)),
     );
-  const fromResponse = sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.respondedAt);
-  const latencies = latenciesOf(sent);
-  const responseToStart = summarizeLatency(fromResponse.filter((value) => !Number.isNaN(value)));
+  /** The headline's start: the commit, or the response without commit times. */
+  const committed = (run: SentRun): number =>
+    isFromCommit ? committedAt.get(run.id)! : run.respondedAt;
+  const responseToStart = untilStarted(sent, (run) => run.respondedAt);
   const roundTrips = summarizeLatency(sent.map((run) => run.respondedAt - run.sentAt));
-  const sentToStart = summarizeLatency(
-    sent.map((run) => (startedAt.get(run.id) ?? Number.NaN) - run.sentAt),
-  );
-  const createdToStart = summarizeLatency(
-    sent.map((run) => startedAt.get(run.id)! - createdAt.get(run.id)!),
-  );
+  const sentToStart = untilStarted(sent, (run) => run.sentAt);
+  const createdToStart = untilStarted(sent, (run) => createdAt.get(run.id)!);
   const spanSeconds =
     (Math.max(...sent.map((run) => run.respondedAt)) - Math.min(...sent.map((run) => run.sentAt))) /
     1000;
   const result = {
     ratePerSecond: rate,
     achievedPerSecond: Math.round(sent.length / spanSeconds),
-    ...summarizeLatency(latencies.filter((value) => !Number.isNaN(value))),
+    ...untilStarted(sent, committed),
     measuredFrom: isFromCommit ? ('commit' as const) : ('response' as const),
     leadInSeconds,
-    leadInP99Ms:
-      leadIn.length > 0
-        ? summarizeLatency(latenciesOf(leadIn).filter((value) => !Number.isNaN(value))).p99Ms
-        : Number.NaN,
+    leadInP99Ms: leadIn.length > 0 ? untilStarted(leadIn, committed).p99Ms : Number.NaN,
     responseToStartP50Ms: responseToStart.p50Ms,
     responseToStartP99Ms: responseToStart.p99Ms,
     runTaskP50Ms: roundTrips.p50Ms,
@@ -232,9 +226,7 @@ export async function measureRate(
     commitToDispatchP50Ms: summarizeLatency(
       sent.map((run) => dispatchedAt.get(run.id)! - run.respondedAt),
     ).p50Ms,
-    dispatchToStartP50Ms: summarizeLatency(
-      sent.map((run) => startedAt.get(run.id)! - dispatchedAt.get(run.id)!),
-    ).p50Ms,
+    dispatchToStartP50Ms: untilStarted(sent, (run) => dispatchedAt.get(run.id)!).p50Ms,
   };
   // Also lets the next rate start from an idle system.
   await waitUntilIdle(stack, taskIds);

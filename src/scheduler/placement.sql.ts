@@ -12,6 +12,10 @@ export const placeNewRunFunction = 'pg_temp.graphcron_place_new_run';
 const executorLoadSql = `(select count(*)::int from task_instances a
                    where a.executor_id = e.id and a.status in (${DISPATCHED}, ${RUNNING}))`;
 
+/** Locks the chosen executor (`v_chosen`) if it may still take work; `found` says whether. */
+const lockChosenSql = `perform 1 from executors e
+        where e.id = v_chosen and e.is_enabled and e.is_online for update`;
+
 /** The chosen executor (`v_chosen`, locked), if it has room now: the function's row. */
 const roomLeftSql = `
         select e.id, e.name, e.host from executors e
@@ -92,10 +96,9 @@ begin
     -- idle, all callers chose the first and queued on its lock (runTask p99 120 ms at 500 calls
     -- a second). The other strategies' choice is kept.
     if p_routing_strategy = '${RoutingStrategy.LEAST_LOADED}' then
-      perform 1 from executors e
-        where e.id = v_chosen and e.is_enabled and e.is_online for update skip locked;
+      ${lockChosenSql} skip locked;
     else
-      perform 1 from executors e where e.id = v_chosen and e.is_enabled and e.is_online for update;
+      ${lockChosenSql};
     end if;
     if found then
       return query ${roomLeftSql};
@@ -123,7 +126,7 @@ begin
     return;
   end if;
   v_chosen := v_first;
-  perform 1 from executors e where e.id = v_chosen and e.is_enabled and e.is_online for update;
+  ${lockChosenSql};
   if found then
     return query ${roomLeftSql};
   end if;

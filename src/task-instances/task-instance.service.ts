@@ -424,7 +424,10 @@ export class TaskInstanceService {
     // assertOwnerOrAdmin's rule, applied by the statement.
     const changeable = changeableOwners(principal);
     const audit = this.runAudits.get(taskId);
-    const [row] = await query<AddressedRow & { task_row_version: string }>(
+    // A run left SCHEDULED has no executor yet.
+    const [row] = await query<
+      Omit<AddressedRow, 'executor_id'> & { executor_id: number | null; task_row_version: string }
+    >(
       ctx.em,
       runOneAtOnceSql,
       [
@@ -452,11 +455,12 @@ export class TaskInstanceService {
       for (const field of runAuditPerRunFields) delete changes[field];
       this.runAudits.set(taskId, row.task_row_version, changes);
     }
-    if (row.executor_id === null) {
+    const { executor_id: executorId } = row;
+    if (executorId === null) {
       ctx.services.bus.publish(channels.dispatch);
     } else {
       announceAssignments(
-        [{ ...row, id: String(row.id) }],
+        [{ ...row, executor_id: executorId }],
         ctx.services.assignments,
         ctx.services.bus,
       );
