@@ -3,9 +3,20 @@ import { requirePrincipal } from '../auth/auth-checker.js';
 import { channels } from '../pubsub/channels.js';
 import { watch } from '../pubsub/watch.js';
 import type { RequestContext } from '../server/context.js';
+import { NotFoundError } from '../shared/app-error.js';
 import { ifGiven, parseBigId, parseId } from '../shared/validation.js';
 import { TaskInstance } from './task-instance.entity.js';
 import { cancelTaskInstance } from './task-instance-cancel.js';
+
+/** Two reads of a run that agree on these saw the same state. */
+function runVersion(instance: TaskInstance): string {
+  return [
+    instance.status,
+    instance.attempt,
+    instance.updatedAt.getTime(),
+    instance.cancelRequestedAt?.getTime() ?? '',
+  ].join(':');
+}
 
 @Resolver(() => TaskInstance)
 export class TaskInstanceLiveResolver {
@@ -23,13 +34,20 @@ export class TaskInstanceLiveResolver {
   }
 
   @Subscription(() => TaskInstance, {
-    description: 'Runs as they change: one run, the runs of one task, or all runs.',
-    subscribe: ({ args, context }) => {
+    description:
+      'Runs as they change: one run, the runs of one task, or all runs. For one run ' +
+      '(`instanceId`), its state as the subscription starts comes first, then each change.',
+    subscribe: async ({ args, context }) => {
       const ctx = context as RequestContext;
       requirePrincipal(ctx);
       const { instanceId, taskId } = args as { instanceId?: string | null; taskId?: string | null };
       const onlyInstance = ifGiven(instanceId ?? undefined, (v) => parseBigId('instanceId', v));
       const onlyTask = ifGiven(taskId ?? undefined, (v) => parseId('taskId', v));
+      if (
+        onlyInstance !== undefined &&
+        (await ctx.em.fork().count(TaskInstance, { id: onlyInstance })) === 0
+      )
+        throw new NotFoundError('TaskInstance', onlyInstance);
       return watch(
         ctx.services.bus,
         ctx.services.logger,
@@ -40,6 +58,7 @@ export class TaskInstanceLiveResolver {
           if (!instance || (onlyTask !== undefined && instance.task?.id !== onlyTask)) return null;
           return instance;
         },
+        { current: onlyInstance, versionOf: runVersion },
       );
     },
   })

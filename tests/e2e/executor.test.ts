@@ -195,8 +195,8 @@ describe('server and executor processes, end to end', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
-  // Typical: 40-170 ms. (The rare 20 s seen in CI was the test's own wait missing the update:
-  // tests/helpers/runs.ts now re-reads the run.)
+  // Typical: 25-170 ms. (The rare 20 s seen in CI was the test's own wait missing the update:
+  // taskInstanceUpdated now sends the run's state as the subscription starts.)
   it('cancel ends a running command MANUAL_CANCELLATION within a second', async () => {
     const id = await run({ command: 'sleep 30' });
     await waitForStatus(admin, socket, id, ['RUNNING']);

@@ -9,14 +9,12 @@ import { record } from './ws-client.js';
 
 export type RunOutcome = RunOutcomeQuery['taskInstance'];
 
-const recheckMs = 200;
 type Status = RunOutcome['status'];
 
 /**
- * Resolves with the run once its status is one of `statuses`: watches `taskInstanceUpdated`, and
- * reads the run after subscribing and again every `recheckMs`. The subscription goes live on the
- * server some time after it is sent: a change landing in between was missed, and the wait ran
- * into its 20 s timeout (an e2e cancellation "took" 20 s while the run had ended in 50 ms).
+ * Resolves with the run once its status is one of `statuses`, watching `taskInstanceUpdated`: it
+ * sends the run's state as the subscription starts, then each change, so a change landing while
+ * the subscription went live on the server is not missed.
  */
 export async function waitForStatus(
   client: GraphqlClient,
@@ -28,15 +26,18 @@ export async function waitForStatus(
   const updates = record(socket, TaskInstanceUpdatedDocument, { instanceId });
   try {
     const deadline = Date.now() + timeoutMs;
-    for (let seen = 0; ;) {
-      const { taskInstance } = await client.data(RunOutcomeDocument, { id: instanceId });
-      if (statuses.includes(taskInstance.status)) return taskInstance;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0)
-        throw new Error(`run ${instanceId} is ${taskInstance.status}, not ${statuses.join('/')}`);
-      seen = (
-        await updates.atLeast(seen + 1, Math.min(remaining, recheckMs)).catch(() => updates.items)
-      ).length;
+    for (let seen = 0; ; seen++) {
+      const remaining = Math.max(1, deadline - Date.now());
+      const items = await updates.atLeast(seen + 1, remaining).catch(async (error: unknown) => {
+        const { taskInstance } = await client.data(RunOutcomeDocument, { id: instanceId });
+        throw new Error(
+          `run ${instanceId} is ${taskInstance.status}, not ${statuses.join('/')}: ${String(error)}`,
+        );
+      });
+      if (items.length <= seen)
+        throw new Error(`the watch on run ${instanceId} ended: ${String(updates.errors)}`);
+      if (statuses.includes(items[seen]!.taskInstanceUpdated.status))
+        return (await client.data(RunOutcomeDocument, { id: instanceId })).taskInstance;
     }
   } finally {
     updates.dispose();
