@@ -91,7 +91,8 @@ async function fleet(database: TestDatabase, port: number, env: Record<string, s
     name: 'e2e-worker',
     stateDir,
   });
-  const executor = await startExecutorProcess(stateDir);
+  // At info it says what it acts on (the cancel test reads it).
+  const executor = await startExecutorProcess(stateDir, { GRAPHCRON_EXECUTOR_LOG_LEVEL: 'info' });
   const { executorBindings } = await admin.data(ExecutorBindingsDocument, {
     filter: { groupId: createExecutorGroup.id },
   });
@@ -195,9 +196,12 @@ describe('server and executor processes, end to end', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
-  // Typical: 25-170 ms. (The rare 20 s seen in CI was the test's own wait missing the update:
-  // taskInstanceUpdated now sends the run's state as the subscription starts.)
-  it('cancel ends a running command MANUAL_CANCELLATION within a second', async () => {
+  // Typical: 25-170 ms, up to ~450 ms with the suite run twice at once on 2 cores. How fast is
+  // the bench's business; this checks the cancel is pushed to the executor and acted on at once,
+  // well before the command or the heartbeat window (3 s) would end the run. (The rare 20 s seen
+  // in CI was the test's own wait missing the update: taskInstanceUpdated now sends the run's
+  // state as the subscription starts.)
+  it('cancel ends a running command MANUAL_CANCELLATION, pushed to the executor', async () => {
     const id = await run({ command: 'sleep 30' });
     await waitForStatus(admin, socket, id, ['RUNNING']);
     const cancelledAt = Date.now();
@@ -211,7 +215,10 @@ describe('server and executor processes, end to end', () => {
     console.log(`cancelTaskInstance → MANUAL_CANCELLATION: ${tookMs} ms`);
     expect(outcome.status).toBe('MANUAL_CANCELLATION');
     // On failure, what the executor said is the first thing to read.
-    expect(tookMs, executor.output().slice(-4000)).toBeLessThan(1000);
+    expect(executor.output(), executor.output().slice(-4000)).toMatch(
+      new RegExp(`"message":"cancelling a run","run":"${id}[^"]*","reason":"cancelled by a user"`),
+    );
+    expect(tookMs, executor.output().slice(-4000)).toBeLessThan(2_500);
   });
 
   it('runs HTTP tasks against a local server: expected status FINISHED, other ABNORMAL_ENDING', async () => {

@@ -196,7 +196,9 @@ describe('AssignmentSubscription', () => {
     client.subscription.retryNow();
     await client.until(() => client.connections() === 2);
     const reconnectMs = Date.now() - nudgedAt;
-    expect(reconnectMs).toBeLessThan(1_000);
+    // Well inside the 10 s backoff it would otherwise wait out (typically ~10 ms; the margin is
+    // for a loaded machine).
+    expect(reconnectMs).toBeLessThan(3_000);
     await server.waitForSubscriptions(2);
     server.push(shellAssignment());
     await client.until(() => client.messages.length === 1);
@@ -214,7 +216,7 @@ describe('AssignmentSubscription', () => {
     const nudgedAt = Date.now();
     client.subscription.retryNow();
     await client.until(() => client.connections() === 2);
-    expect(Date.now() - nudgedAt).toBeLessThan(1_000);
+    expect(Date.now() - nudgedAt).toBeLessThan(3_000);
   });
 
   it('subscribes again at once when told so while waiting after a failed subscription', async () => {
@@ -226,7 +228,7 @@ describe('AssignmentSubscription', () => {
     const nudgedAt = Date.now();
     client.subscription.retryNow();
     await client.until(() => client.connections() === 2);
-    expect(Date.now() - nudgedAt).toBeLessThan(1_000);
+    expect(Date.now() - nudgedAt).toBeLessThan(3_000);
     await server.waitForSubscriber();
   });
 
