@@ -8,7 +8,10 @@ import { ifGiven, parseBigId, parseId } from '../shared/validation.js';
 import { TaskInstance } from './task-instance.entity.js';
 import { cancelTaskInstance } from './task-instance-cancel.js';
 
-/** Two reads of a run that agree on these saw the same state. */
+/**
+ * Two reads of a run that agree on these show the same state: every change a client can see moves
+ * one of them (the acknowledgement's time, which only moves itself, is not in the schema).
+ */
 function runVersion(instance: TaskInstance): string {
   return [
     instance.status,

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CancelTaskInstanceDocument,
@@ -189,5 +190,53 @@ describe('runs placed as runTask creates them', () => {
     for (const id of busy) await cluster.admin.data(CancelTaskInstanceDocument, { id });
     const [ranOnB] = await endedRuns([waiting.id]);
     expect(ranOnB).toMatchObject({ status: FINISHED, executor_id: Number(b.id) });
+  });
+
+  it('LEAST_LOADED waits a moment for the least loaded executor another transaction holds, rather than load a busier one', async () => {
+    const taskId = await cluster.createTask({
+      command: 'sleep 60',
+      routingStrategy: 'LEAST_LOADED',
+      maxParallelRuns: 4,
+      overlapPolicy: 'WAIT',
+    });
+    const { runTask: first } = await cluster.admin.data(SchedulerRunTaskPlacementDocument, {
+      id: taskId,
+    });
+    expect(first.status).toBe('DISPATCHED');
+    const idle = first.executorId === a.id ? b : a;
+    // Another transaction holds the idle executor's row, as the heartbeat flush does each second.
+    const holder = new pg.Client({ connectionString: cluster.database.url });
+    await holder.connect();
+    let second: { id: string; status: string; executorId?: string | null } | undefined;
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from executors where id = $1 for update', [idle.id]);
+      const [{ pid }] = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid'))
+        .rows as [{ pid: number }];
+      const placing = cluster.admin.data(SchedulerRunTaskPlacementDocument, { id: taskId });
+      let placed = false;
+      void placing.then(() => (placed = true)).catch(() => undefined);
+      // No event says a statement waits for a lock: look until runTask's does (nothing else
+      // waits for an executor's row: the heartbeat flush skips held ones), or it returned.
+      for (;;) {
+        const [row] = await cluster.sql<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+          [pid],
+        );
+        if (row!.n > 0 || placed) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const placedAtOnce = placed ? JSON.stringify(await placing) : '';
+      expect(placedAtOnce, `the idle executor was ${idle.id}`).toBe('');
+      await holder.query('commit');
+      second = (await placing).runTask;
+    } finally {
+      await holder.end();
+    }
+    expect(second).toMatchObject({ status: 'DISPATCHED', executorId: idle.id });
+
+    for (const id of [first.id, second.id])
+      await cluster.admin.data(CancelTaskInstanceDocument, { id });
+    await endedRuns([first.id, second.id]);
   });
 });
