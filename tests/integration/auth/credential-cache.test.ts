@@ -132,6 +132,32 @@ describe('credentials remembered by the replicas', () => {
   });
 });
 
+describe('GRAPHCRON_CREDENTIAL_CACHE_SECONDS=60, a user deleted by hand', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ GRAPHCRON_CREDENTIAL_CACHE_SECONDS: '60' });
+  });
+  afterAll(() => server?.stop());
+
+  it('while its credentials are still remembered: refused as unauthenticated, not an internal error', async () => {
+    // Deleted by hand, so no replica hears of it: as on a replica the deletion's notification
+    // has not reached yet.
+    const user = await createUser(server, 'USER');
+    expect((await user.client.data(MeDocument)).me.username).toBe(user.username);
+    await server.app.orm.em
+      .fork()
+      .getConnection()
+      .execute('delete from users where id = ?', [Number(user.id)]);
+    expect(await user.client.errorCode(MeDocument)).toBe('UNAUTHENTICATED');
+    expect(
+      await user.client.errorCode(ChangeMyPasswordDocument, {
+        currentPassword: user.password,
+        newPassword: 'a-new-password-1234',
+      }),
+    ).toBe('UNAUTHENTICATED');
+  });
+});
+
 describe('GRAPHCRON_CREDENTIAL_CACHE_SECONDS=0', () => {
   let server: TestServer;
   beforeAll(async () => {
