@@ -86,7 +86,7 @@ export class AuthService {
       throw new UnauthenticatedError(
         'The refresh token is used, revoked or expired; log in again.',
       );
-    const user = await existingUser(ctx.em, row.user_id);
+    const user = await this.currentUser(ctx.em, row.user_id);
     const session = ctx.em.getReference(Session, row.id);
     session.expiresAt = new Date(row.expires_at);
     return this.payload(user, session, next);
@@ -126,7 +126,7 @@ export class AuthService {
     newPassword: string,
   ): Promise<boolean> {
     const principal = requirePrincipal(ctx);
-    const user = await existingUser(ctx.em, principal.userId);
+    const user = await this.currentUser(ctx.em, principal.userId);
     if (!(await verifyPassword(currentPassword, user.passwordHash))) {
       throw new ValidationError('currentPassword', 'The current password is wrong.');
     }
@@ -217,8 +217,15 @@ export class AuthService {
     return ctx.em.find(ApiToken, { user: principal.userId }, { orderBy: { id: 'asc' } });
   }
 
+  /**
+   * The caller's user. Another replica may still hold the credentials of a user deleted a moment
+   * ago (until its cache hears of the deletion): the call is then refused as unauthenticated, as
+   * it is everywhere once the cache has caught up, not failed as an internal error.
+   */
   async currentUser(em: EntityManager, userId: number): Promise<User> {
-    return existingUser(em, userId);
+    const user = await em.findOne(User, { id: userId });
+    if (!user) throw new UnauthenticatedError('The user these credentials belong to was deleted.');
+    return user;
   }
 
   private async payload(user: User, session: Session, refreshToken: string): Promise<AuthPayload> {
@@ -239,15 +246,4 @@ export class AuthService {
 
 function principalOf(user: User, sessionId: string) {
   return { userId: user.id, username: user.username, role: user.role, sessionId, apiTokenId: null };
-}
-
-/**
- * The caller's user. Another replica may still hold the credentials of a user deleted a moment
- * ago (until its cache hears of the deletion): the call is then refused as unauthenticated, as
- * it is everywhere once the cache has caught up, not failed as an internal error.
- */
-async function existingUser(em: EntityManager, id: number): Promise<User> {
-  const user = await em.findOne(User, { id });
-  if (!user) throw new UnauthenticatedError('The user these credentials belong to was deleted.');
-  return user;
 }

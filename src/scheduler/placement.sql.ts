@@ -101,9 +101,11 @@ begin
     -- the next least loaded then gave 12 runs over four executors as 3/4/3/2. The other
     -- strategies' choice is kept.
     if p_routing_strategy = '${RoutingStrategy.LEAST_LOADED}' then
+      -- its load; and to the next pick it is full (held by others, or found full below)
       for i in 1 .. cardinality(v_executor_ids) loop
         if v_executor_ids[i] = v_chosen then
           v_chosen_load := v_active[i];
+          v_active[i] := v_capacities[i];
         end if;
       end loop;
       exit when v_chosen_load > v_held_by_others_load;
@@ -123,12 +125,6 @@ begin
     if p_routing_strategy <> '${RoutingStrategy.LEAST_LOADED}' then
       return;
     end if;
-    -- the next least loaded, as if this one were full
-    for i in 1 .. cardinality(v_executor_ids) loop
-      if v_executor_ids[i] = v_chosen then
-        v_active[i] := v_capacities[i];
-      end if;
-    end loop;
   end loop;
   -- LEAST_LOADED, every least loaded executor with room held by others for a moment (a
   -- dispatch pass holds them all): waits for the first choice rather than leave the run to the

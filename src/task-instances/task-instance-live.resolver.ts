@@ -3,9 +3,9 @@ import { requirePrincipal } from '../auth/auth-checker.js';
 import { channels } from '../pubsub/channels.js';
 import { watch } from '../pubsub/watch.js';
 import type { RequestContext } from '../server/context.js';
-import { NotFoundError } from '../shared/app-error.js';
 import { ifGiven, parseBigId, parseId } from '../shared/validation.js';
 import { TaskInstance } from './task-instance.entity.js';
+import { assertTaskInstanceExists } from './task-instance-exists.js';
 import { cancelTaskInstance } from './task-instance-cancel.js';
 
 /**
@@ -46,11 +46,7 @@ export class TaskInstanceLiveResolver {
       const { instanceId, taskId } = args as { instanceId?: string | null; taskId?: string | null };
       const onlyInstance = ifGiven(instanceId ?? undefined, (v) => parseBigId('instanceId', v));
       const onlyTask = ifGiven(taskId ?? undefined, (v) => parseId('taskId', v));
-      if (
-        onlyInstance !== undefined &&
-        (await ctx.em.fork().count(TaskInstance, { id: onlyInstance })) === 0
-      )
-        throw new NotFoundError('TaskInstance', onlyInstance);
+      if (onlyInstance !== undefined) await assertTaskInstanceExists(ctx.em.fork(), onlyInstance);
       return watch(
         ctx.services.bus,
         ctx.services.logger,

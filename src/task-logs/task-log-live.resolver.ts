@@ -1,9 +1,9 @@
 import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { requirePrincipal } from '../auth/auth-checker.js';
 import type { RequestContext } from '../server/context.js';
-import { NotFoundError } from '../shared/app-error.js';
 import { parseBigId } from '../shared/validation.js';
-import { instanceExists, tailTaskLog } from './task-log-tail.js';
+import { assertTaskInstanceExists } from '../task-instances/task-instance-exists.js';
+import { tailTaskLog } from './task-log-tail.js';
 import { TaskLog } from './task-log.entity.js';
 
 @Resolver(() => TaskLog)
@@ -16,7 +16,7 @@ export class TaskLogLiveResolver {
       const ctx = context as RequestContext;
       requirePrincipal(ctx);
       const id = parseBigId('instanceId', (args as { instanceId: string }).instanceId);
-      if (!(await instanceExists(ctx.em.fork(), id))) throw new NotFoundError('TaskInstance', id);
+      await assertTaskInstanceExists(ctx.em.fork(), id);
       return tailTaskLog(ctx.em, ctx.services.bus, id);
     },
   })

@@ -2,7 +2,6 @@ import { Repeater } from '@graphql-yoga/subscription';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { channels } from '../pubsub/channels.js';
 import type { NotificationBus } from '../pubsub/notification-bus.js';
-import { TaskInstance } from '../task-instances/task-instance.entity.js';
 import { TaskLog } from './task-log.entity.js';
 
 const pageSize = 500;
@@ -63,8 +62,4 @@ export function tailTaskLog(
       offReconnect();
     }
   });
-}
-
-export async function instanceExists(em: EntityManager, id: string): Promise<boolean> {
-  return (await em.count(TaskInstance, { id })) > 0;
 }
