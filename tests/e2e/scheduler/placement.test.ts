@@ -193,6 +193,12 @@ describe('runs placed as runTask creates them', () => {
   });
 
   it('LEAST_LOADED waits a moment for the least loaded executor another transaction holds, rather than load a busier one', async () => {
+    // The runs cancelled by the test before end when their executor reports it: until then
+    // they still load b, and "idle" below would not be.
+    await cluster.until('every earlier run to end', async () => {
+      const rows = await cluster.sql<{ status: number }>('select status from task_instances');
+      return rows.every((row) => !isInFlight(row.status));
+    });
     const taskId = await cluster.createTask({
       command: 'sleep 60',
       routingStrategy: 'LEAST_LOADED',
